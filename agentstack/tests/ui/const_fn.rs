@@ -1,0 +1,6 @@
+#[agentstack::observe]
+const fn answer() -> u32 {
+    42
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[agentstack::observe]
+struct Agent {
+    name: String,
+}
+
+fn main() {}

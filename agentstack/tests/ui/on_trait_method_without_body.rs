@@ -1,0 +1,6 @@
+trait Tool {
+    #[agentstack::observe]
+    fn call(&self) -> String;
+}
+
+fn main() {}

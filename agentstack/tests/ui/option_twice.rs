@@ -1,0 +1,4 @@
+#[agentstack::observe(name = "a", name = "b")]
+fn tool() {}
+
+fn main() {}

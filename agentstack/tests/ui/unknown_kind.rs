@@ -1,0 +1,4 @@
+#[agentstack::observe(kind = robot)]
+fn tool() {}
+
+fn main() {}
