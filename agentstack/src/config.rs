@@ -333,9 +333,7 @@ impl ConfigBuilder {
 
     /// Resolves the configuration and starts the pipeline. See [`crate::init`].
     pub fn init(self) -> Result<crate::AgentStackGuard, ConfigError> {
-        let config = self.build()?;
-        crate::sanitize::SpanSanitizer::from_config(&config)?;
-        Ok(crate::pipeline::start(config))
+        crate::init_with(self.build()?)
     }
 }
 

@@ -7,6 +7,7 @@
 use std::future::Future;
 
 use opentelemetry::Context;
+use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::context::{FutureExt as _, WithContext};
 
 /// The trace context of the current span, to carry to where work continues.
@@ -28,6 +29,13 @@ impl TraceContext {
     /// Wraps `future` so that every poll runs with this context current.
     pub fn wrap<F: Future>(&self, future: F) -> WithContext<F> {
         future.with_context(self.0.clone())
+    }
+
+    /// The trace id (32 hex digits) of the current span, if there is one.
+    pub fn trace_id(&self) -> Option<String> {
+        let span = self.0.span();
+        let span_context = span.span_context();
+        span_context.is_valid().then(|| span_context.trace_id().to_string())
     }
 
     /// The OpenTelemetry context, for code that uses the OpenTelemetry API directly.

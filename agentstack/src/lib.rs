@@ -68,6 +68,13 @@ pub fn init() -> AgentStackGuard {
     }
 }
 
+/// Starts AgentStack with a configuration resolved beforehand (see [`ConfigBuilder::build`]).
+pub fn init_with(config: Config) -> Result<AgentStackGuard, ConfigError> {
+    config.validate()?;
+    sanitize::SpanSanitizer::from_config(&config)?;
+    Ok(pipeline::start(config))
+}
+
 /// A builder for configuring AgentStack in code; values not set fall back to the environment,
 /// then to the defaults. Finish with [`ConfigBuilder::init`].
 pub fn builder() -> ConfigBuilder {
