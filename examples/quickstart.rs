@@ -36,7 +36,14 @@ fn call_model(prompt: &str) -> String {
 #[observe(kind = chain)]
 fn plan(question: &str) -> Plan {
     let outline = call_model(&format!("Plan how to answer: {question}"));
-    Plan { steps: outline.split(|c: char| c.is_ascii_digit()).map(str::trim).filter(|s| s.len() > 2).map(String::from).collect() }
+    Plan {
+        steps: outline
+            .split(|c: char| c.is_ascii_digit())
+            .map(str::trim)
+            .filter(|s| s.len() > 2)
+            .map(String::from)
+            .collect(),
+    }
 }
 
 #[observe(kind = tool)]
@@ -59,11 +66,17 @@ fn assistant(question: &str) -> String {
     let plan = plan(question);
     let forecast = weather("Lisbon");
     let meetings = calendar("today").unwrap_or_else(|_| vec!["(calendar unavailable)".into()]);
-    call_model(&format!("Answer {question} given {forecast}, {meetings:?} and plan {:?}", plan.steps))
+    call_model(&format!(
+        "Answer {question} given {forecast}, {meetings:?} and plan {:?}",
+        plan.steps
+    ))
 }
 
 fn main() {
-    let config = match agentstack::builder().service_name("quickstart-agent").build() {
+    let config = match agentstack::builder()
+        .service_name("quickstart-agent")
+        .build()
+    {
         Ok(config) => config,
         Err(error) => {
             eprintln!("configuration error: {error}");

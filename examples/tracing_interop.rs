@@ -27,7 +27,10 @@ fn agent(task: &str) -> String {
 }
 
 fn main() {
-    let guard = agentstack::builder().service_name("tracing-interop").init().expect("valid configuration");
+    let guard = agentstack::builder()
+        .service_name("tracing-interop")
+        .init()
+        .expect("valid configuration");
     let subscriber = tracing_subscriber::registry().with(agentstack::tracing_layer());
     tracing::subscriber::set_global_default(subscriber).expect("no other subscriber is set");
 
@@ -36,5 +39,8 @@ fn main() {
     println!("spans: agent (observe) → framework_completion (tracing) → sanitize_prompt (observe)");
     drop(guard);
     let stats = agentstack::stats();
-    println!("{} spans recorded, {} exported, {} failed", stats.recorded, stats.exported, stats.failed);
+    println!(
+        "{} spans recorded, {} exported, {} failed",
+        stats.recorded, stats.exported, stats.failed
+    );
 }

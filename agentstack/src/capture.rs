@@ -7,7 +7,6 @@
 
 use std::fmt::{Debug, Display, Write as _};
 
-
 use serde::Serialize;
 
 /// A captured value being written as JSON text, with a size limit.
@@ -24,12 +23,22 @@ impl JsonCapture {
     pub fn object(max_bytes: usize) -> JsonCapture {
         let mut json = Vec::with_capacity(64);
         json.push(b'{');
-        JsonCapture { json, max_bytes, is_object: true, fields: 0 }
+        JsonCapture {
+            json,
+            max_bytes,
+            is_object: true,
+            fields: 0,
+        }
     }
 
     /// A single JSON value (a return value).
     pub fn value(max_bytes: usize) -> JsonCapture {
-        JsonCapture { json: Vec::with_capacity(32), max_bytes, is_object: false, fields: 0 }
+        JsonCapture {
+            json: Vec::with_capacity(32),
+            max_bytes,
+            is_object: false,
+            fields: 0,
+        }
     }
 
     /// Starts the field `name` of an object; the next capture writes its value.
@@ -80,7 +89,10 @@ impl JsonCapture {
             }
             let cut_bytes = json.len() - cut;
             let mut truncated = Vec::with_capacity(cut + 48);
-            write_json_string(&mut truncated, &format!("{}…[truncated {cut_bytes} bytes]", &json[..cut]));
+            write_json_string(
+                &mut truncated,
+                &format!("{}…[truncated {cut_bytes} bytes]", &json[..cut]),
+            );
             return String::from_utf8(truncated).unwrap_or_default();
         }
         json
@@ -173,7 +185,10 @@ pub trait ErrorOfDisplay {
 }
 impl<T, E: Display> ErrorOfDisplay for &&Capture<'_, Result<T, E>> {
     fn err_message(&self) -> Option<(String, &'static str)> {
-        self.0.as_ref().err().map(|e| (e.to_string(), std::any::type_name::<E>()))
+        self.0
+            .as_ref()
+            .err()
+            .map(|e| (e.to_string(), std::any::type_name::<E>()))
     }
 }
 
@@ -184,7 +199,10 @@ pub trait ErrorOfDebug {
 }
 impl<T, E: Debug> ErrorOfDebug for &Capture<'_, Result<T, E>> {
     fn err_message(&self) -> Option<(String, &'static str)> {
-        self.0.as_ref().err().map(|e| (format!("{e:?}"), std::any::type_name::<E>()))
+        self.0
+            .as_ref()
+            .err()
+            .map(|e| (format!("{e:?}"), std::any::type_name::<E>()))
     }
 }
 
@@ -200,6 +218,8 @@ impl<T: ?Sized> ErrorOfOther for Capture<'_, T> {
 }
 
 #[cfg(test)]
+// The autoref depth is the point of these tests.
+#[allow(clippy::needless_borrow)]
 mod tests {
     use super::*;
 

@@ -139,11 +139,12 @@ impl Config {
         }
         config.api_key = get("AGENTSTACK_API_KEY").map(|key| key.trim().to_string());
         if let Some(headers) = get("OTEL_EXPORTER_OTLP_HEADERS") {
-            config.headers = parse_key_values(&headers).map_err(|reason| ConfigError::InvalidEnv {
-                name: "OTEL_EXPORTER_OTLP_HEADERS",
-                value: headers.clone(),
-                reason,
-            })?;
+            config.headers =
+                parse_key_values(&headers).map_err(|reason| ConfigError::InvalidEnv {
+                    name: "OTEL_EXPORTER_OTLP_HEADERS",
+                    value: headers.clone(),
+                    reason,
+                })?;
         }
         config.service_name = get("AGENTSTACK_SERVICE_NAME").or_else(|| get("OTEL_SERVICE_NAME"));
         if let Some(value) = get("AGENTSTACK_FLUSH_SPANS") {
@@ -179,7 +180,8 @@ impl Config {
                 reason: "must be at least 1; the defaults are 64 and 512".into(),
             });
         }
-        if !(self.traces_endpoint.starts_with("http://") || self.traces_endpoint.starts_with("https://"))
+        if !(self.traces_endpoint.starts_with("http://")
+            || self.traces_endpoint.starts_with("https://"))
         {
             return Err(ConfigError::InvalidSetting {
                 name: "endpoint",
@@ -352,9 +354,9 @@ pub(crate) fn parse_key_values(text: &str) -> Result<Vec<(String, String)>, Stri
     text.split(',')
         .filter(|pair| !pair.trim().is_empty())
         .map(|pair| {
-            let (key, value) = pair
-                .split_once('=')
-                .ok_or_else(|| format!("{pair:?} has no '=': expected key=value pairs separated by commas"))?;
+            let (key, value) = pair.split_once('=').ok_or_else(|| {
+                format!("{pair:?} has no '=': expected key=value pairs separated by commas")
+            })?;
             Ok((percent_decode(key.trim()), percent_decode(value.trim())))
         })
         .collect()
@@ -408,8 +410,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|name| vars.get(name).cloned())
     }
 
@@ -433,8 +437,11 @@ mod tests {
 
     #[test]
     fn otlp_headers_are_split_and_url_decoded() {
-        let config =
-            from(&[("OTEL_EXPORTER_OTLP_HEADERS", "x-team=a%20b, authorization=Bearer%20k1")]).unwrap();
+        let config = from(&[(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "x-team=a%20b, authorization=Bearer%20k1",
+        )])
+        .unwrap();
         assert_eq!(
             config.headers,
             vec![
@@ -443,13 +450,19 @@ mod tests {
             ]
         );
         let error = from(&[("OTEL_EXPORTER_OTLP_HEADERS", "novalue")]).unwrap_err();
-        assert!(error.to_string().contains("OTEL_EXPORTER_OTLP_HEADERS"), "{error}");
+        assert!(
+            error.to_string().contains("OTEL_EXPORTER_OTLP_HEADERS"),
+            "{error}"
+        );
     }
 
     #[test]
     fn service_name_prefers_agentstack_variable() {
-        let config =
-            from(&[("OTEL_SERVICE_NAME", "otel"), ("AGENTSTACK_SERVICE_NAME", "ours")]).unwrap();
+        let config = from(&[
+            ("OTEL_SERVICE_NAME", "otel"),
+            ("AGENTSTACK_SERVICE_NAME", "ours"),
+        ])
+        .unwrap();
         assert_eq!(config.service_name.as_deref(), Some("ours"));
         let config = from(&[("OTEL_SERVICE_NAME", "otel")]).unwrap();
         assert_eq!(config.service_name.as_deref(), Some("otel"));
@@ -458,18 +471,42 @@ mod tests {
     #[test]
     fn bad_numbers_and_bools_name_the_variable() {
         let error = from(&[("AGENTSTACK_FLUSH_SPANS", "many")]).unwrap_err();
-        assert!(matches!(error, ConfigError::InvalidEnv { name: "AGENTSTACK_FLUSH_SPANS", .. }));
+        assert!(matches!(
+            error,
+            ConfigError::InvalidEnv {
+                name: "AGENTSTACK_FLUSH_SPANS",
+                ..
+            }
+        ));
         let error = from(&[("AGENTSTACK_SANITIZE", "maybe")]).unwrap_err();
-        assert!(matches!(error, ConfigError::InvalidEnv { name: "AGENTSTACK_SANITIZE", .. }));
+        assert!(matches!(
+            error,
+            ConfigError::InvalidEnv {
+                name: "AGENTSTACK_SANITIZE",
+                ..
+            }
+        ));
         assert!(!from(&[("AGENTSTACK_SANITIZE", "off")]).unwrap().sanitize);
     }
 
     #[test]
     fn validate_refuses_zero_capacity_and_non_http_endpoints() {
-        let config = Config { buffer_capacity: 0, ..Config::default() };
+        let config = Config {
+            buffer_capacity: 0,
+            ..Config::default()
+        };
         assert!(config.validate().is_err());
-        let config = Config { traces_endpoint: "localhost:4318".into(), ..Config::default() };
-        assert!(config.validate().unwrap_err().to_string().contains("http://"));
+        let config = Config {
+            traces_endpoint: "localhost:4318".into(),
+            ..Config::default()
+        };
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("http://")
+        );
         assert!(Config::default().validate().is_ok());
     }
 }

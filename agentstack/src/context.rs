@@ -7,8 +7,8 @@
 use std::future::Future;
 
 use opentelemetry::Context;
-use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::context::{FutureExt as _, WithContext};
+use opentelemetry::trace::TraceContextExt as _;
 
 /// The trace context of the current span, to carry to where work continues.
 #[derive(Debug, Clone)]
@@ -35,7 +35,9 @@ impl TraceContext {
     pub fn trace_id(&self) -> Option<String> {
         let span = self.0.span();
         let span_context = span.span_context();
-        span_context.is_valid().then(|| span_context.trace_id().to_string())
+        span_context
+            .is_valid()
+            .then(|| span_context.trace_id().to_string())
     }
 
     /// The OpenTelemetry context, for code that uses the OpenTelemetry API directly.

@@ -18,7 +18,11 @@ enum Level {
 fn max_level() -> Level {
     static LEVEL: OnceLock<Level> = OnceLock::new();
     *LEVEL.get_or_init(|| {
-        match std::env::var("AGENTSTACK_LOG").unwrap_or_default().to_ascii_lowercase().as_str() {
+        match std::env::var("AGENTSTACK_LOG")
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "off" | "none" => Level::Off,
             "error" => Level::Error,
             "info" => Level::Info,

@@ -77,7 +77,11 @@ pub struct Usage {
 impl Usage {
     /// Input and output tokens.
     pub fn new(input_tokens: u64, output_tokens: u64) -> Usage {
-        Usage { input_tokens, output_tokens, ..Usage::default() }
+        Usage {
+            input_tokens,
+            output_tokens,
+            ..Usage::default()
+        }
     }
     /// With tokens read from the cache.
     pub fn cache_read(mut self, tokens: u64) -> Usage {
@@ -112,25 +116,40 @@ fn tokens(value: u64) -> Value {
 pub fn record_model(provider: &str, request_model: &str) {
     with_current_span(|span| {
         span.set_attribute(KeyValue::new(attr::PROVIDER_NAME, provider.to_string()));
-        span.set_attribute(KeyValue::new(attr::REQUEST_MODEL, request_model.to_string()));
+        span.set_attribute(KeyValue::new(
+            attr::REQUEST_MODEL,
+            request_model.to_string(),
+        ));
     });
 }
 
 /// Records the model that answered (often a dated snapshot of the requested one).
 pub fn record_response_model(response_model: &str) {
     with_current_span(|span| {
-        span.set_attribute(KeyValue::new(attr::RESPONSE_MODEL, response_model.to_string()));
+        span.set_attribute(KeyValue::new(
+            attr::RESPONSE_MODEL,
+            response_model.to_string(),
+        ));
     });
 }
 
 /// Records token usage.
 pub fn record_usage(usage: Usage) {
     with_current_span(|span| {
-        span.set_attribute(KeyValue::new(attr::INPUT_TOKENS, tokens(usage.input_tokens)));
-        span.set_attribute(KeyValue::new(attr::OUTPUT_TOKENS, tokens(usage.output_tokens)));
+        span.set_attribute(KeyValue::new(
+            attr::INPUT_TOKENS,
+            tokens(usage.input_tokens),
+        ));
+        span.set_attribute(KeyValue::new(
+            attr::OUTPUT_TOKENS,
+            tokens(usage.output_tokens),
+        ));
         let optional = [
             (attr::CACHE_READ_INPUT_TOKENS, usage.cache_read_input_tokens),
-            (attr::CACHE_CREATION_INPUT_TOKENS, usage.cache_creation_input_tokens),
+            (
+                attr::CACHE_CREATION_INPUT_TOKENS,
+                usage.cache_creation_input_tokens,
+            ),
             (attr::REASONING_OUTPUT_TOKENS, usage.reasoning_output_tokens),
         ];
         for (key, value) in optional {

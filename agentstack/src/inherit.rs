@@ -66,5 +66,9 @@ pub(crate) fn on_end(span_id: SpanId) {
     if !INHERITED.in_use.load(Ordering::Acquire) {
         return;
     }
-    INHERITED.by_span.lock().unwrap_or_else(|e| e.into_inner()).remove(&span_id);
+    INHERITED
+        .by_span
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&span_id);
 }

@@ -40,10 +40,10 @@ mod sanitize;
 mod span;
 
 pub use agentstack_macros::observe;
-pub use config::{Config, ConfigError, ConfigBuilder, DEFAULT_BUFFER_CAPACITY};
-pub use context::{InCurrentTrace, TraceContext, current_trace, spawn_thread};
+pub use config::{Config, ConfigBuilder, ConfigError, DEFAULT_BUFFER_CAPACITY};
 #[cfg(feature = "tokio")]
 pub use context::spawn;
+pub use context::{InCurrentTrace, TraceContext, current_trace, spawn_thread};
 pub use genai::{
     Usage, record_finish_reason, record_input, record_model, record_output, record_response_model,
     record_usage, set_attribute, set_session, set_user,

@@ -22,7 +22,11 @@ pub(crate) enum ExportError {
     Unreachable { url: String, reason: String },
     /// The collector answered with an error status.
     #[error("{url} answered {status}: {message}")]
-    Refused { url: String, status: u16, message: String },
+    Refused {
+        url: String,
+        status: u16,
+        message: String,
+    },
 }
 
 /// What a successful export answered.
@@ -54,7 +58,12 @@ impl OtlpHttpExporter {
         if let Some(key) = &config.api_key {
             headers.push(("authorization".into(), format!("Bearer {key}")));
         }
-        OtlpHttpExporter { agent, url: config.traces_endpoint.clone(), headers, gzip: config.gzip }
+        OtlpHttpExporter {
+            agent,
+            url: config.traces_endpoint.clone(),
+            headers,
+            gzip: config.gzip,
+        }
     }
 
     pub(crate) fn url(&self) -> &str {
@@ -63,7 +72,10 @@ impl OtlpHttpExporter {
 
     /// Sends one encoded request.
     pub(crate) fn send(&self, protobuf: &[u8]) -> Result<ExportOutcome, ExportError> {
-        let mut request = self.agent.post(&self.url).header("content-type", "application/x-protobuf");
+        let mut request = self
+            .agent
+            .post(&self.url)
+            .header("content-type", "application/x-protobuf");
         for (name, value) in &self.headers {
             request = request.header(name, value);
         }
@@ -75,14 +87,25 @@ impl OtlpHttpExporter {
         } else {
             protobuf
         };
-        let mut response = request.send(body).map_err(|error| ExportError::Unreachable {
-            url: self.url.clone(),
-            reason: error.to_string(),
-        })?;
+        let mut response = request
+            .send(body)
+            .map_err(|error| ExportError::Unreachable {
+                url: self.url.clone(),
+                reason: error.to_string(),
+            })?;
         let status = response.status().as_u16();
-        let answer = response.body_mut().with_config().limit(1 << 20).read_to_vec().unwrap_or_default();
+        let answer = response
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_vec()
+            .unwrap_or_default();
         if !(200..300).contains(&status) {
-            return Err(ExportError::Refused { url: self.url.clone(), status, message: describe_body(&answer) });
+            return Err(ExportError::Refused {
+                url: self.url.clone(),
+                status,
+                message: describe_body(&answer),
+            });
         }
         let partial = ExportTraceServiceResponse::decode(answer.as_slice())
             .ok()
@@ -96,7 +119,10 @@ impl OtlpHttpExporter {
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(bytes.len() / 3 + 64), Compression::fast());
+    let mut encoder = GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 3 + 64),
+        Compression::fast(),
+    );
     // Writing into a Vec never fails.
     let _ = encoder.write_all(bytes);
     encoder.finish().unwrap_or_default()

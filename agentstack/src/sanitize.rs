@@ -29,10 +29,12 @@ impl SpanSanitizer {
         for (name, pattern) in &config.redact_patterns {
             builder = builder.custom(name.clone(), pattern.clone());
         }
-        let scanner = builder.build().map_err(|error| ConfigError::InvalidRedactPattern {
-            name: error.name().to_string(),
-            reason: error.to_string(),
-        })?;
+        let scanner = builder
+            .build()
+            .map_err(|error| ConfigError::InvalidRedactPattern {
+                name: error.name().to_string(),
+                reason: error.to_string(),
+            })?;
         Ok(Some(SpanSanitizer { scanner }))
     }
 

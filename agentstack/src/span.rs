@@ -123,7 +123,10 @@ impl ObservedSpan {
         let tracer = pipeline.tracer();
         let span = tracer
             .span_builder(Cow::Borrowed(meta.name))
-            .with_kind(meta.kind.map_or(OtelSpanKind::Internal, SpanKind::otel_kind))
+            .with_kind(
+                meta.kind
+                    .map_or(OtelSpanKind::Internal, SpanKind::otel_kind),
+            )
             .with_attributes(attributes)
             .start_with_context(tracer, &parent);
         ObservedSpan {
@@ -139,13 +142,17 @@ impl ObservedSpan {
     /// Whether arguments should be captured (a pipeline runs, capture is on globally and here).
     #[inline]
     pub fn captures_input(&self) -> bool {
-        self.active.as_ref().is_some_and(|a| a.capture && a.meta.capture_input)
+        self.active
+            .as_ref()
+            .is_some_and(|a| a.capture && a.meta.capture_input)
     }
 
     /// Whether the return value should be captured.
     #[inline]
     pub fn captures_output(&self) -> bool {
-        self.active.as_ref().is_some_and(|a| a.capture && a.meta.capture_output)
+        self.active
+            .as_ref()
+            .is_some_and(|a| a.capture && a.meta.capture_output)
     }
 
     /// An empty JSON object to capture arguments into, sized for this span.
@@ -161,14 +168,20 @@ impl ObservedSpan {
     /// Records the captured arguments as `agentstack.input`.
     pub fn set_input(&self, input: JsonCapture) {
         if let Some(active) = &self.active {
-            active.cx.span().set_attribute(KeyValue::new(attr::INPUT, input.finish()));
+            active
+                .cx
+                .span()
+                .set_attribute(KeyValue::new(attr::INPUT, input.finish()));
         }
     }
 
     /// Records the captured return value as `agentstack.output`.
     pub fn set_output(&self, output: JsonCapture) {
         if let Some(active) = &self.active {
-            active.cx.span().set_attribute(KeyValue::new(attr::OUTPUT, output.finish()));
+            active
+                .cx
+                .span()
+                .set_attribute(KeyValue::new(attr::OUTPUT, output.finish()));
         }
     }
 
@@ -200,7 +213,9 @@ impl ObservedSpan {
     /// Makes this span current on this thread until the guard drops (sync functions).
     #[inline]
     pub fn enter(&self) -> Option<ContextGuard> {
-        self.active.as_ref().map(|active| active.cx.clone().attach())
+        self.active
+            .as_ref()
+            .map(|active| active.cx.clone().attach())
     }
 
     /// Ends the span normally.
@@ -249,7 +264,10 @@ mod tests {
     #[test]
     fn short_type_name_drops_the_path() {
         assert_eq!(short_type_name("std::io::error::Error"), "Error");
-        assert_eq!(short_type_name("my::Wrapper<alloc::string::String>"), "Wrapper<alloc::string::String>");
+        assert_eq!(
+            short_type_name("my::Wrapper<alloc::string::String>"),
+            "Wrapper<alloc::string::String>"
+        );
         assert_eq!(short_type_name("u8"), "u8");
     }
 

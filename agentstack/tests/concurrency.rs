@@ -51,7 +51,10 @@ fn many_threads_give_complete_well_formed_trees() {
     for span in &spans {
         *per_trace.entry(span.trace_id.clone()).or_insert(0) += 1;
     }
-    assert!(per_trace.values().all(|&n| n == 5), "every trace has its 5 spans");
+    assert!(
+        per_trace.values().all(|&n| n == 5),
+        "every trace has its 5 spans"
+    );
 }
 
 #[test]
@@ -78,10 +81,17 @@ fn a_burst_of_100k_spans_from_8_threads_survives_a_2s_stall_without_a_drop() {
         });
         let stats = agentstack::stats();
         assert_eq!(stats.recorded, 100_000);
-        assert_eq!(stats.dropped, 0, "no span dropped during the stall: {stats:?}");
+        assert_eq!(
+            stats.dropped, 0,
+            "no span dropped during the stall: {stats:?}"
+        );
     }
     let stats = agentstack::stats();
-    assert_eq!((stats.exported, stats.dropped, stats.failed), (100_000, 0, 0), "{stats:?}");
+    assert_eq!(
+        (stats.exported, stats.dropped, stats.failed),
+        (100_000, 0, 0),
+        "{stats:?}"
+    );
     assert_eq!(collector.spans().len(), 100_000);
 }
 
@@ -102,8 +112,15 @@ fn when_the_buffer_overflows_drops_are_counted_not_silent() {
     }
     let stats = agentstack::stats();
     assert_eq!(stats.recorded, 5_000);
-    assert!(stats.dropped >= 3_000, "a 1,000-span buffer held back at most ~1,000 + one batch: {stats:?}");
-    assert_eq!(stats.exported + stats.dropped, 5_000, "every span is either exported or counted as dropped");
+    assert!(
+        stats.dropped >= 3_000,
+        "a 1,000-span buffer held back at most ~1,000 + one batch: {stats:?}"
+    );
+    assert_eq!(
+        stats.exported + stats.dropped,
+        5_000,
+        "every span is either exported or counted as dropped"
+    );
     assert_eq!(collector.spans().len() as u64, stats.exported);
 }
 
@@ -137,9 +154,16 @@ fn with_no_endpoint_listening_the_program_finishes_and_memory_stays_bounded() {
     assert_eq!(stats.recorded, 200_000);
     assert_eq!(stats.exported, 0);
     // 200,000 spans went through a 10,000-span buffer: the process holds at most the buffer.
-    assert!(after.saturating_sub(before) < 100 * 1024, "RSS grew from {before} KiB to {after} KiB");
+    assert!(
+        after.saturating_sub(before) < 100 * 1024,
+        "RSS grew from {before} KiB to {after} KiB"
+    );
     drop(_guard);
     let stats = agentstack::stats();
     assert!(stats.failed > 0, "failures are counted: {stats:?}");
-    assert_eq!(stats.failed + stats.dropped, 200_000, "every span is failed or dropped, none lost: {stats:?}");
+    assert_eq!(
+        stats.failed + stats.dropped,
+        200_000,
+        "every span is failed or dropped, none lost: {stats:?}"
+    );
 }

@@ -30,12 +30,17 @@ async fn async_agent(rounds: u32) -> u32 {
         total += think(round).await;
     }
     // A spawned task keeps the agent as parent through the helper.
-    let spawned = tokio::spawn(fetch("spawned".into()).in_current_trace()).await.unwrap();
+    let spawned = tokio::spawn(fetch("spawned".into()).in_current_trace())
+        .await
+        .unwrap();
     total + spawned as u32
 }
 
 fn children_of<'a>(spans: &'a [ReceivedSpan], parent: &ReceivedSpan) -> Vec<&'a ReceivedSpan> {
-    spans.iter().filter(|s| s.parent_span_id == parent.span_id).collect()
+    spans
+        .iter()
+        .filter(|s| s.parent_span_id == parent.span_id)
+        .collect()
 }
 
 fn check_async_agent_tree(collector: &Collector) {
@@ -45,7 +50,11 @@ fn check_async_agent_tree(collector: &Collector) {
     let agent = collector.span_named("async_agent");
     assert!(agent.is_root());
     let children = children_of(&spans, &agent);
-    assert_eq!(children.len(), 5, "2×fetch, 2×think and the spawned fetch are children of the agent");
+    assert_eq!(
+        children.len(),
+        5,
+        "2×fetch, 2×think and the spawned fetch are children of the agent"
+    );
     assert!(children.iter().all(|c| c.trace_id == agent.trace_id));
     assert_eq!(children.iter().filter(|c| c.name == "fetch").count(), 3);
 }
@@ -53,7 +62,11 @@ fn check_async_agent_tree(collector: &Collector) {
 #[test]
 fn parent_survives_await_on_a_multi_thread_runtime() {
     let collector = Collector::start();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     {
         let _guard = sdk_for(&collector).init().unwrap();
         let total = runtime.block_on(async_agent(2));
@@ -65,7 +78,10 @@ fn parent_survives_await_on_a_multi_thread_runtime() {
 #[test]
 fn parent_survives_await_on_a_current_thread_runtime_with_init_inside_it() {
     let collector = Collector::start();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         // init and the guard's shutdown both happen inside the runtime: nothing blocks it.
         let _guard = sdk_for(&collector).init().unwrap();
@@ -77,7 +93,11 @@ fn parent_survives_await_on_a_current_thread_runtime_with_init_inside_it() {
 #[test]
 fn concurrent_async_agents_do_not_mix_their_trees() {
     let collector = Collector::start();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     {
         let _guard = sdk_for(&collector).init().unwrap();
         runtime.block_on(async {
@@ -107,7 +127,9 @@ fn sync_tool(n: u32) -> u32 {
 
 #[observe(kind = agent)]
 fn threaded_agent() -> u32 {
-    let handles: Vec<_> = (0..3).map(|i| agentstack::spawn_thread(move || sync_tool(i))).collect();
+    let handles: Vec<_> = (0..3)
+        .map(|i| agentstack::spawn_thread(move || sync_tool(i)))
+        .collect();
     handles.into_iter().map(|h| h.join().unwrap()).sum()
 }
 
@@ -131,7 +153,11 @@ fn spawn_thread_carries_the_parent_into_the_new_thread() {
 
 #[tracing::instrument]
 fn tracing_step(depth: u32) -> u32 {
-    if depth == 0 { sync_tool(0) } else { tracing_step(depth - 1) }
+    if depth == 0 {
+        sync_tool(0)
+    } else {
+        tracing_step(depth - 1)
+    }
 }
 
 #[observe(kind = agent)]
@@ -154,10 +180,19 @@ fn tracing_spans_join_observe_trees_in_both_directions() {
     assert_eq!(spans.len(), 4, "{spans:#?}");
     support::assert_well_formed(&spans);
     let agent = collector.span_named("agent_calling_tracing_code");
-    let outer = spans.iter().find(|s| s.name == "tracing_step" && s.parent_span_id == agent.span_id).expect("tracing span under observe");
-    let inner = spans.iter().find(|s| s.name == "tracing_step" && s.parent_span_id == outer.span_id).expect("nested tracing span");
+    let outer = spans
+        .iter()
+        .find(|s| s.name == "tracing_step" && s.parent_span_id == agent.span_id)
+        .expect("tracing span under observe");
+    let inner = spans
+        .iter()
+        .find(|s| s.name == "tracing_step" && s.parent_span_id == outer.span_id)
+        .expect("nested tracing span");
     let tool = collector.span_named("sync_tool");
-    assert_eq!(tool.parent_span_id, inner.span_id, "observe span under a tracing span");
+    assert_eq!(
+        tool.parent_span_id, inner.span_id,
+        "observe span under a tracing span"
+    );
     assert!(spans.iter().all(|s| s.trace_id == agent.trace_id));
 }
 
@@ -174,7 +209,11 @@ async fn async_agent_with_tracing() -> usize {
 #[test]
 fn tracing_and_observe_nest_across_await() {
     let collector = Collector::start();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     {
         let _guard = sdk_for(&collector).init().unwrap();
         let subscriber = tracing_subscriber::registry().with(agentstack::tracing_layer());

@@ -23,7 +23,12 @@ struct Plan {
 
 #[observe(kind = chain)]
 fn make_plan(goal: &str, max_steps: usize) -> Plan {
-    Plan { steps: vec![format!("search {goal}"), "answer".into()].into_iter().take(max_steps).collect() }
+    Plan {
+        steps: vec![format!("search {goal}"), "answer".into()]
+            .into_iter()
+            .take(max_steps)
+            .collect(),
+    }
 }
 
 #[observe(kind = tool, name = "web.search")]
@@ -33,7 +38,9 @@ fn search(query: &str) -> Vec<String> {
 
 #[observe(kind = tool)]
 fn weather(city: &str) -> Result<f64, WeatherError> {
-    Err(WeatherError { city: city.to_string() })
+    Err(WeatherError {
+        city: city.to_string(),
+    })
 }
 
 #[observe(kind = llm)]
@@ -68,21 +75,39 @@ fn tree_names_kinds_genai_attributes_and_captured_json_arrive_as_recorded() {
     assert!(agent.is_root());
     for child in ["make_plan", "web.search", "weather", "chat"] {
         let span = collector.span_named(child);
-        assert_eq!(span.parent_span_id, agent.span_id, "{child} is a child of the agent");
+        assert_eq!(
+            span.parent_span_id, agent.span_id,
+            "{child} is a child of the agent"
+        );
         assert_eq!(span.trace_id, agent.trace_id);
     }
 
     assert_eq!(agent.str_attr("agentstack.span.kind"), Some("agent"));
-    assert_eq!(agent.str_attr("gen_ai.operation.name"), Some("invoke_agent"));
+    assert_eq!(
+        agent.str_attr("gen_ai.operation.name"),
+        Some("invoke_agent")
+    );
     assert_eq!(agent.str_attr("gen_ai.agent.name"), Some("research_agent"));
-    assert_eq!(agent.json_attr("agentstack.input"), Some(json!({"question": "weather in Paris"})));
-    assert_eq!(agent.json_attr("agentstack.output"), Some(json!("answer to search weather in Paris: result 1")));
-    assert_eq!(agent.str_attr("code.function.name"), Some("export::research_agent"));
+    assert_eq!(
+        agent.json_attr("agentstack.input"),
+        Some(json!({"question": "weather in Paris"}))
+    );
+    assert_eq!(
+        agent.json_attr("agentstack.output"),
+        Some(json!("answer to search weather in Paris: result 1"))
+    );
+    assert_eq!(
+        agent.str_attr("code.function.name"),
+        Some("export::research_agent")
+    );
 
     let plan = collector.span_named("make_plan");
     assert_eq!(plan.str_attr("agentstack.span.kind"), Some("chain"));
     assert_eq!(plan.attr("gen_ai.operation.name"), None);
-    assert_eq!(plan.json_attr("agentstack.input"), Some(json!({"goal": "weather in Paris", "max_steps": 2})));
+    assert_eq!(
+        plan.json_attr("agentstack.input"),
+        Some(json!({"goal": "weather in Paris", "max_steps": 2}))
+    );
     assert_eq!(
         plan.json_attr("agentstack.output"),
         Some(json!({"steps": ["search weather in Paris", "answer"]}))
@@ -90,39 +115,76 @@ fn tree_names_kinds_genai_attributes_and_captured_json_arrive_as_recorded() {
 
     let search = collector.span_named("web.search");
     assert_eq!(search.str_attr("gen_ai.tool.name"), Some("web.search"));
-    assert_eq!(search.str_attr("gen_ai.operation.name"), Some("execute_tool"));
+    assert_eq!(
+        search.str_attr("gen_ai.operation.name"),
+        Some("execute_tool")
+    );
 
     let weather = collector.span_named("weather");
     assert_eq!(weather.status_code, STATUS_ERROR);
-    assert_eq!(weather.status_message, "weather service unavailable for Paris");
+    assert_eq!(
+        weather.status_message,
+        "weather service unavailable for Paris"
+    );
     assert_eq!(weather.str_attr("error.type"), Some("WeatherError"));
-    assert_eq!(weather.attr("agentstack.output"), None, "an Err has no output");
+    assert_eq!(
+        weather.attr("agentstack.output"),
+        None,
+        "an Err has no output"
+    );
     let (event, event_attrs) = &weather.events[0];
     assert_eq!(event, "exception");
-    assert_eq!(event_attrs["exception.message"], json!("weather service unavailable for Paris"));
+    assert_eq!(
+        event_attrs["exception.message"],
+        json!("weather service unavailable for Paris")
+    );
 
     let chat = collector.span_named("chat");
     assert_eq!(chat.kind, 3, "llm spans are CLIENT spans");
     assert_eq!(chat.str_attr("gen_ai.operation.name"), Some("chat"));
     assert_eq!(chat.str_attr("gen_ai.provider.name"), Some("openai"));
     assert_eq!(chat.str_attr("gen_ai.request.model"), Some("gpt-4o"));
-    assert_eq!(chat.str_attr("gen_ai.response.model"), Some("gpt-4o-2024-08-06"));
+    assert_eq!(
+        chat.str_attr("gen_ai.response.model"),
+        Some("gpt-4o-2024-08-06")
+    );
     assert_eq!(chat.attr("gen_ai.usage.input_tokens"), Some(&json!(120)));
     assert_eq!(chat.attr("gen_ai.usage.output_tokens"), Some(&json!(30)));
-    assert_eq!(chat.attr("gen_ai.usage.cache_read.input_tokens"), Some(&json!(100)));
-    assert_eq!(chat.attr("gen_ai.usage.reasoning.output_tokens"), Some(&json!(10)));
+    assert_eq!(
+        chat.attr("gen_ai.usage.cache_read.input_tokens"),
+        Some(&json!(100))
+    );
+    assert_eq!(
+        chat.attr("gen_ai.usage.reasoning.output_tokens"),
+        Some(&json!(10))
+    );
     assert_eq!(chat.attr("gen_ai.usage.cache_creation.input_tokens"), None);
-    assert_eq!(chat.attr("gen_ai.response.finish_reasons"), Some(&json!(["stop"])));
+    assert_eq!(
+        chat.attr("gen_ai.response.finish_reasons"),
+        Some(&json!(["stop"]))
+    );
     assert_eq!(agent.status_code, 0, "the agent itself succeeded");
 
     assert_eq!(agent.resource.get("service.name"), Some(&json!("sdk-test")));
     assert_eq!(agent.scope, "agentstack");
     let headers = collector.headers();
-    assert_eq!(headers[0].get("authorization").map(String::as_str), Some("Bearer ask_test_key"));
-    assert_eq!(headers[0].get("content-type").map(String::as_str), Some("application/x-protobuf"));
-    assert_eq!(headers[0].get("content-encoding").map(String::as_str), Some("gzip"));
+    assert_eq!(
+        headers[0].get("authorization").map(String::as_str),
+        Some("Bearer ask_test_key")
+    );
+    assert_eq!(
+        headers[0].get("content-type").map(String::as_str),
+        Some("application/x-protobuf")
+    );
+    assert_eq!(
+        headers[0].get("content-encoding").map(String::as_str),
+        Some("gzip")
+    );
     let stats = agentstack::stats();
-    assert_eq!((stats.recorded, stats.exported, stats.dropped, stats.failed), (5, 5, 0, 0));
+    assert_eq!(
+        (stats.recorded, stats.exported, stats.dropped, stats.failed),
+        (5, 5, 0, 0)
+    );
 }
 
 #[test]
@@ -133,7 +195,10 @@ fn resource_and_headers_come_from_the_otel_environment() {
         std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint());
         std::env::set_var("OTEL_EXPORTER_OTLP_HEADERS", "x-team=agents%20core");
         std::env::set_var("OTEL_SERVICE_NAME", "env-service");
-        std::env::set_var("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=staging,team=core");
+        std::env::set_var(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=staging,team=core",
+        );
     }
     {
         let _guard = agentstack::init();
@@ -141,10 +206,19 @@ fn resource_and_headers_come_from_the_otel_environment() {
     }
     let spans = collector.wait_for_spans(1, Duration::from_secs(10));
     assert_eq!(spans.len(), 1);
-    assert_eq!(spans[0].resource.get("service.name"), Some(&json!("env-service")));
-    assert_eq!(spans[0].resource.get("deployment.environment.name"), Some(&json!("staging")));
+    assert_eq!(
+        spans[0].resource.get("service.name"),
+        Some(&json!("env-service"))
+    );
+    assert_eq!(
+        spans[0].resource.get("deployment.environment.name"),
+        Some(&json!("staging"))
+    );
     assert_eq!(spans[0].resource.get("team"), Some(&json!("core")));
-    assert_eq!(collector.headers()[0].get("x-team").map(String::as_str), Some("agents core"));
+    assert_eq!(
+        collector.headers()[0].get("x-team").map(String::as_str),
+        Some("agents core")
+    );
 }
 
 #[observe(kind = tool)]
@@ -161,9 +235,17 @@ fn pii_is_redacted_before_export_and_the_span_says_what_was_redacted() {
     }
     let span = &collector.wait_for_spans(1, Duration::from_secs(10))[0];
     let input = span.json_attr("agentstack.input").unwrap();
-    assert_eq!(input, json!({"email": "[REDACTED:email]", "note": "SSN [REDACTED:ssn]"}));
+    assert_eq!(
+        input,
+        json!({"email": "[REDACTED:email]", "note": "SSN [REDACTED:ssn]"})
+    );
     let output = span.json_attr("agentstack.output").unwrap();
-    assert_eq!(output, json!("customer [REDACTED:email] pays with card [REDACTED:payment_card]; SSN [REDACTED:ssn]"));
+    assert_eq!(
+        output,
+        json!(
+            "customer [REDACTED:email] pays with card [REDACTED:payment_card]; SSN [REDACTED:ssn]"
+        )
+    );
     let redacted = span.json_attr("agentstack.redacted").unwrap();
     assert_eq!(redacted, json!({"email": 2, "payment_card": 1, "ssn": 2}));
 }
@@ -176,23 +258,38 @@ fn sanitizing_can_be_turned_off_and_extended_with_patterns() {
         lookup_customer("jane.doe@example.com", "plain".into());
     }
     let span = &collector.wait_for_spans(1, Duration::from_secs(10))[0];
-    assert_eq!(span.json_attr("agentstack.input").unwrap()["email"], json!("jane.doe@example.com"));
+    assert_eq!(
+        span.json_attr("agentstack.input").unwrap()["email"],
+        json!("jane.doe@example.com")
+    );
     assert_eq!(span.attr("agentstack.redacted"), None);
 }
 
 #[test]
 fn custom_redaction_patterns_apply_and_bad_ones_are_refused() {
-    let error = agentstack::builder().redact_pattern("broken", "(unclosed").init().unwrap_err();
+    let error = agentstack::builder()
+        .redact_pattern("broken", "(unclosed")
+        .init()
+        .unwrap_err();
     assert!(error.to_string().contains("broken"), "{error}");
 
     let collector = Collector::start();
     {
-        let _guard = sdk_for(&collector).redact_pattern("order_id", r"ORD-\d{6}").init().unwrap();
+        let _guard = sdk_for(&collector)
+            .redact_pattern("order_id", r"ORD-\d{6}")
+            .init()
+            .unwrap();
         lookup_customer("nobody", "order ORD-123456".into());
     }
     let span = &collector.wait_for_spans(1, Duration::from_secs(10))[0];
-    assert_eq!(span.json_attr("agentstack.input").unwrap()["note"], json!("order [REDACTED:order_id]"));
-    assert_eq!(span.json_attr("agentstack.redacted").unwrap(), json!({"order_id": 2, "payment_card": 1}));
+    assert_eq!(
+        span.json_attr("agentstack.input").unwrap()["note"],
+        json!("order [REDACTED:order_id]")
+    );
+    assert_eq!(
+        span.json_attr("agentstack.redacted").unwrap(),
+        json!({"order_id": 2, "payment_card": 1})
+    );
 }
 
 #[observe(kind = tool)]
@@ -248,7 +345,10 @@ fn serialize_then_debug_then_type_name_and_opt_outs() {
         mixed.json_attr("agentstack.input"),
         Some(json!({"label": "x", "debug": "DebugOnly { id: 7 }", "opaque": "<export::Opaque>"}))
     );
-    assert_eq!(mixed.json_attr("agentstack.output"), Some(json!("<export::Opaque>")));
+    assert_eq!(
+        mixed.json_attr("agentstack.output"),
+        Some(json!("<export::Opaque>"))
+    );
     let hidden = collector.span_named("nothing_captured");
     assert_eq!(hidden.attr("agentstack.input"), None);
     assert_eq!(hidden.attr("agentstack.output"), None);
@@ -264,14 +364,21 @@ fn global_capture_switch_turns_capture_off_everywhere() {
     let span = &collector.wait_for_spans(1, Duration::from_secs(10))[0];
     assert_eq!(span.attr("agentstack.input"), None);
     assert_eq!(span.attr("agentstack.output"), None);
-    assert_eq!(span.str_attr("agentstack.span.kind"), Some("tool"), "the span itself is still recorded");
+    assert_eq!(
+        span.str_attr("agentstack.span.kind"),
+        Some("tool"),
+        "the span itself is still recorded"
+    );
 }
 
 #[test]
 fn init_twice_is_safe_and_the_last_guard_flushes() {
     let collector = Collector::start();
     let first = sdk_for(&collector).init().unwrap();
-    let second = agentstack::builder().endpoint("http://127.0.0.1:9").init().unwrap();
+    let second = agentstack::builder()
+        .endpoint("http://127.0.0.1:9")
+        .init()
+        .unwrap();
     assert!(first.is_active() && second.is_active());
     search("one");
     drop(first);
@@ -303,7 +410,10 @@ fn a_full_batch_is_exported_without_waiting_for_the_timer() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(collector.spans().len(), 0, "9 spans wait for a 10th");
     search("9");
-    assert_eq!(collector.wait_for_spans(10, Duration::from_secs(10)).len(), 10);
+    assert_eq!(
+        collector.wait_for_spans(10, Duration::from_secs(10)).len(),
+        10
+    );
 }
 
 #[test]
@@ -315,7 +425,10 @@ fn the_timer_exports_a_partial_batch() {
         .init()
         .unwrap();
     search("lonely");
-    assert_eq!(collector.wait_for_spans(1, Duration::from_secs(10)).len(), 1);
+    assert_eq!(
+        collector.wait_for_spans(1, Duration::from_secs(10)).len(),
+        1
+    );
 }
 
 #[observe(kind = agent)]
@@ -340,17 +453,35 @@ fn session_and_user_are_inherited_by_every_descendant() {
     }
     let spans = collector.wait_for_spans(5, Duration::from_secs(10));
     assert_eq!(spans.len(), 5);
-    for span in spans.iter().filter(|s| s.json_attr("agentstack.input") != Some(json!({"query": "outside"}))) {
-        assert_eq!(span.str_attr("gen_ai.conversation.id"), Some("conv-42"), "{}", span.name);
+    for span in spans
+        .iter()
+        .filter(|s| s.json_attr("agentstack.input") != Some(json!({"query": "outside"})))
+    {
+        assert_eq!(
+            span.str_attr("gen_ai.conversation.id"),
+            Some("conv-42"),
+            "{}",
+            span.name
+        );
         assert_eq!(span.str_attr("user.id"), Some("user-7"), "{}", span.name);
     }
-    let outside = spans.iter().find(|s| s.json_attr("agentstack.input") == Some(json!({"query": "outside"}))).unwrap();
-    assert_eq!(outside.attr("gen_ai.conversation.id"), None, "a later root is not in the session");
+    let outside = spans
+        .iter()
+        .find(|s| s.json_attr("agentstack.input") == Some(json!({"query": "outside"})))
+        .unwrap();
+    assert_eq!(
+        outside.attr("gen_ai.conversation.id"),
+        None,
+        "a later root is not in the session"
+    );
 }
 
 #[test]
 fn nothing_is_recorded_or_captured_without_init() {
     // No pipeline: the observed function runs and returns normally.
-    assert_eq!(research_agent("offline").unwrap(), "answer to search offline: result 1");
+    assert_eq!(
+        research_agent("offline").unwrap(),
+        "answer to search offline: result 1"
+    );
     assert_eq!(agentstack::stats(), agentstack::Stats::default());
 }

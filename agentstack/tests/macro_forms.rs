@@ -41,7 +41,10 @@ impl Agent {
 
     #[observe]
     fn returns_self() -> Self {
-        Agent { name: "new".into(), calls: 0 }
+        Agent {
+            name: "new".into(),
+            calls: 0,
+        }
     }
 }
 
@@ -82,7 +85,11 @@ type ToolResult<T> = Result<T, std::io::Error>;
 
 #[observe(kind = tool)]
 fn alias_result(fail: bool) -> ToolResult<u8> {
-    if fail { Err(std::io::Error::other("alias failed")) } else { Ok(1) }
+    if fail {
+        Err(std::io::Error::other("alias failed"))
+    } else {
+        Ok(1)
+    }
 }
 
 #[observe(kind = tool)]
@@ -111,10 +118,15 @@ fn unit_return(_label: &str) {}
 #[test]
 fn every_supported_shape_records_a_span_with_the_right_data() {
     let collector = Collector::start();
-    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     {
         let _guard = sdk_for(&collector).init().unwrap();
-        let mut agent = Agent { name: "ada".into(), calls: 0 };
+        let mut agent = Agent {
+            name: "ada".into(),
+            calls: 0,
+        };
         assert_eq!(agent.by_ref("math"), "ada does math");
         assert_eq!(agent.by_mut(), 1);
         assert_eq!(runtime.block_on(agent.async_method("hi")), 5);
@@ -135,32 +147,91 @@ fn every_supported_shape_records_a_span_with_the_right_data() {
         unit_return("x");
     }
     let spans = collector.wait_for_spans(18, Duration::from_secs(10));
-    assert_eq!(spans.len(), 18, "{:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>());
+    assert_eq!(
+        spans.len(),
+        18,
+        "{:?}",
+        spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+    );
     let find = |name: &str| collector.span_named(name);
 
-    assert_eq!(find("by_ref").json_attr("agentstack.input"), Some(json!({"task": "math"})), "self is not captured");
-    assert_eq!(find("by_mut").json_attr("agentstack.output"), Some(json!(1)));
-    assert_eq!(find("async_method").json_attr("agentstack.input"), Some(json!({"prompt": "hi"})));
-    assert_eq!(find("async_method").str_attr("gen_ai.operation.name"), Some("chat"));
-    assert_eq!(find("by_value").json_attr("agentstack.output"), Some(json!("ada")));
-    assert_eq!(find("generic").json_attr("agentstack.input"), Some(json!({"item": [1, 2]})));
+    assert_eq!(
+        find("by_ref").json_attr("agentstack.input"),
+        Some(json!({"task": "math"})),
+        "self is not captured"
+    );
+    assert_eq!(
+        find("by_mut").json_attr("agentstack.output"),
+        Some(json!(1))
+    );
+    assert_eq!(
+        find("async_method").json_attr("agentstack.input"),
+        Some(json!({"prompt": "hi"}))
+    );
+    assert_eq!(
+        find("async_method").str_attr("gen_ai.operation.name"),
+        Some("chat")
+    );
+    assert_eq!(
+        find("by_value").json_attr("agentstack.output"),
+        Some(json!("ada"))
+    );
+    assert_eq!(
+        find("generic").json_attr("agentstack.input"),
+        Some(json!({"item": [1, 2]}))
+    );
     // With only a Debug bound, a generic argument is captured through Debug.
-    assert_eq!(find("generic_debug_only").json_attr("agentstack.input"), Some(json!({"item": "Some(3)"})));
-    assert_eq!(find("with_lifetimes").json_attr("agentstack.output"), Some(json!("a")));
-    assert_eq!(find("elided").json_attr("agentstack.output"), Some(json!("padded")));
-    assert_eq!(find("impl_trait_arg").json_attr("agentstack.input"), Some(json!({"value": 42})));
+    assert_eq!(
+        find("generic_debug_only").json_attr("agentstack.input"),
+        Some(json!({"item": "Some(3)"}))
+    );
+    assert_eq!(
+        find("with_lifetimes").json_attr("agentstack.output"),
+        Some(json!("a"))
+    );
+    assert_eq!(
+        find("elided").json_attr("agentstack.output"),
+        Some(json!("padded"))
+    );
+    assert_eq!(
+        find("impl_trait_arg").json_attr("agentstack.input"),
+        Some(json!({"value": 42}))
+    );
     // Inside the function the value has its concrete type (a Range), which is Serialize.
-    assert_eq!(find("impl_trait_return").json_attr("agentstack.output"), Some(json!({"start": 0, "end": 3})));
+    assert_eq!(
+        find("impl_trait_return").json_attr("agentstack.output"),
+        Some(json!({"start": 0, "end": 3}))
+    );
 
     let alias: Vec<_> = spans.iter().filter(|s| s.name == "alias_result").collect();
-    assert_eq!(alias.iter().filter(|s| s.status_code == STATUS_ERROR).count(), 1, "an Err through an alias is an error");
+    assert_eq!(
+        alias
+            .iter()
+            .filter(|s| s.status_code == STATUS_ERROR)
+            .count(),
+        1,
+        "an Err through an alias is an error"
+    );
     assert!(alias.iter().any(|s| s.status_message == "alias failed"));
     let question: Vec<_> = spans.iter().filter(|s| s.name == "question_mark").collect();
-    let failed = question.iter().find(|s| s.status_code == STATUS_ERROR).expect("the ? error is recorded");
+    let failed = question
+        .iter()
+        .find(|s| s.status_code == STATUS_ERROR)
+        .expect("the ? error is recorded");
     assert_eq!(failed.status_message, "invalid digit found in string");
-    assert!(question.iter().any(|s| s.json_attr("agentstack.output") == Some(json!(12))));
-    assert_eq!(find("early_return").json_attr("agentstack.output"), Some(json!(0)));
-    assert_eq!(find("mutable_argument").json_attr("agentstack.input"), Some(json!({"count": 1})));
+    assert!(
+        question
+            .iter()
+            .any(|s| s.json_attr("agentstack.output") == Some(json!(12)))
+    );
+    assert_eq!(
+        find("early_return").json_attr("agentstack.output"),
+        Some(json!(0))
+    );
+    assert_eq!(
+        find("mutable_argument").json_attr("agentstack.input"),
+        Some(json!({"count": 1}))
+    );
     assert_eq!(find("unit_return").attr("agentstack.output"), None);
 }
 
@@ -173,10 +244,14 @@ async fn slow_tool() -> u32 {
 #[test]
 fn a_dropped_future_ends_its_span_as_cancelled() {
     let collector = Collector::start();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     {
         let _guard = sdk_for(&collector).init().unwrap();
-        let timed_out = runtime.block_on(async { tokio::time::timeout(Duration::from_millis(20), slow_tool()).await });
+        let timed_out = runtime
+            .block_on(async { tokio::time::timeout(Duration::from_millis(20), slow_tool()).await });
         assert!(timed_out.is_err());
     }
     let span = &collector.wait_for_spans(1, Duration::from_secs(10))[0];

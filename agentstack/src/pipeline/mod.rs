@@ -91,7 +91,10 @@ pub fn stats() -> Stats {
         exported: COUNTERS.exported.load(Ordering::Relaxed),
         dropped: COUNTERS.dropped.load(Ordering::Relaxed),
         failed: COUNTERS.failed.load(Ordering::Relaxed),
-        queued: ACTIVE.load().as_ref().map_or(0, |p| p.shared.ring.len() as u64),
+        queued: ACTIVE
+            .load()
+            .as_ref()
+            .map_or(0, |p| p.shared.ring.len() as u64),
     }
 }
 
@@ -137,7 +140,9 @@ pub(crate) fn active() -> Option<ActivePipeline> {
 }
 
 pub(crate) fn max_capture_bytes() -> usize {
-    active().map_or(Config::default().max_capture_bytes, |p| p.config.max_capture_bytes)
+    active().map_or(Config::default().max_capture_bytes, |p| {
+        p.config.max_capture_bytes
+    })
 }
 
 /// The tracer for `tracing_layer`: the running pipeline's, else one that records nothing.
@@ -163,7 +168,9 @@ pub struct AgentStackGuard {
 
 impl AgentStackGuard {
     pub(crate) fn disabled() -> AgentStackGuard {
-        AgentStackGuard { holds_pipeline: false }
+        AgentStackGuard {
+            holds_pipeline: false,
+        }
     }
 
     /// Whether this guard keeps a running pipeline alive (false when the configuration was
@@ -181,7 +188,9 @@ impl Drop for AgentStackGuard {
         let _lifecycle = LIFECYCLE.lock().unwrap_or_else(|e| e.into_inner());
         // Saturating: an explicit `shutdown()` may have zeroed the count already.
         let previous = GUARDS
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(1)))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                Some(n.saturating_sub(1))
+            })
             .unwrap_or(0);
         if previous == 1 {
             shutdown_locked();
@@ -199,7 +208,9 @@ pub(crate) fn start(config: Config) -> AgentStackGuard {
             ));
         }
         GUARDS.fetch_add(1, Ordering::AcqRel);
-        return AgentStackGuard { holds_pipeline: true };
+        return AgentStackGuard {
+            holds_pipeline: true,
+        };
     }
     let sanitizer = match SpanSanitizer::from_config(&config) {
         Ok(sanitizer) => sanitizer,
@@ -231,11 +242,15 @@ pub(crate) fn start(config: Config) -> AgentStackGuard {
         .name("agentstack-export".into())
         .spawn(move || worker.run(control_rx));
     if let Err(error) = spawned {
-        diag::error(format_args!("tracing is off: could not start the export thread: {error}"));
+        diag::error(format_args!(
+            "tracing is off: could not start the export thread: {error}"
+        ));
         return AgentStackGuard::disabled();
     }
     let provider = SdkTracerProvider::builder()
-        .with_span_processor(RingBufferProcessor { shared: Arc::clone(&shared) })
+        .with_span_processor(RingBufferProcessor {
+            shared: Arc::clone(&shared),
+        })
         .with_resource(resource)
         .build();
     let scope = InstrumentationScope::builder("agentstack")
@@ -243,10 +258,20 @@ pub(crate) fn start(config: Config) -> AgentStackGuard {
         .build();
     let tracer = provider.tracer_with_scope(scope);
     opentelemetry::global::set_tracer_provider(provider.clone());
-    diag::info(format_args!("exporting spans to {}", config.traces_endpoint));
-    ACTIVE.store(Some(Arc::new(Pipeline { tracer, provider, config, shared })));
+    diag::info(format_args!(
+        "exporting spans to {}",
+        config.traces_endpoint
+    ));
+    ACTIVE.store(Some(Arc::new(Pipeline {
+        tracer,
+        provider,
+        config,
+        shared,
+    })));
     GUARDS.store(1, Ordering::Release);
-    AgentStackGuard { holds_pipeline: true }
+    AgentStackGuard {
+        holds_pipeline: true,
+    }
 }
 
 fn build_resource(config: &Config) -> Resource {
@@ -288,7 +313,9 @@ fn shutdown_locked() {
     };
     let timeout = pipeline.config.shutdown_timeout;
     if let Err(error) = pipeline.provider.shutdown_with_timeout(timeout) {
-        diag::warn(format_args!("shutdown did not finish within {timeout:?}: {error}"));
+        diag::warn(format_args!(
+            "shutdown did not finish within {timeout:?}: {error}"
+        ));
     }
     let totals = stats();
     let message = format!(

@@ -22,12 +22,18 @@ pub(crate) struct RingBufferProcessor {
 }
 
 impl RingBufferProcessor {
-    fn ask_worker(&self, make: impl FnOnce(mpsc::Sender<()>) -> Control, timeout: Duration) -> OTelSdkResult {
+    fn ask_worker(
+        &self,
+        make: impl FnOnce(mpsc::Sender<()>) -> Control,
+        timeout: Duration,
+    ) -> OTelSdkResult {
         let (reply_tx, reply_rx) = mpsc::channel();
         if self.shared.control.send(make(reply_tx)).is_err() {
             return Err(OTelSdkError::AlreadyShutdown);
         }
-        reply_rx.recv_timeout(timeout).map_err(|_| OTelSdkError::Timeout(timeout))
+        reply_rx
+            .recv_timeout(timeout)
+            .map_err(|_| OTelSdkError::Timeout(timeout))
     }
 }
 

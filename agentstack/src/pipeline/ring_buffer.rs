@@ -15,7 +15,9 @@ pub(crate) struct SpanRingBuffer {
 
 impl SpanRingBuffer {
     pub(crate) fn new(capacity: usize) -> SpanRingBuffer {
-        SpanRingBuffer { queue: ArrayQueue::new(capacity.max(1)) }
+        SpanRingBuffer {
+            queue: ArrayQueue::new(capacity.max(1)),
+        }
     }
 
     /// Adds a span; gives it back when the buffer is full.

@@ -88,7 +88,9 @@ impl ExportWorker {
         match self.exporter.send(&body) {
             Ok(outcome) => {
                 let rejected = outcome.rejected_spans.min(count);
-                COUNTERS.exported.fetch_add(count - rejected, Ordering::Relaxed);
+                COUNTERS
+                    .exported
+                    .fetch_add(count - rejected, Ordering::Relaxed);
                 if rejected > 0 {
                     COUNTERS.failed.fetch_add(rejected, Ordering::Relaxed);
                     diag::warn(format_args!(
@@ -98,7 +100,10 @@ impl ExportWorker {
                 }
                 if self.failing {
                     self.failing = false;
-                    diag::info(format_args!("export to {} works again", self.exporter.url()));
+                    diag::info(format_args!(
+                        "export to {} works again",
+                        self.exporter.url()
+                    ));
                 }
             }
             Err(error) => {
@@ -115,7 +120,10 @@ impl ExportWorker {
 }
 
 /// One OTLP `ExportTraceServiceRequest`, protobuf-encoded.
-pub(crate) fn encode_request(batch: Vec<SpanData>, resource: &ResourceAttributesWithSchema) -> Vec<u8> {
+pub(crate) fn encode_request(
+    batch: Vec<SpanData>,
+    resource: &ResourceAttributesWithSchema,
+) -> Vec<u8> {
     let request = ExportTraceServiceRequest {
         resource_spans: group_spans_by_resource_and_scope(batch, resource),
     };

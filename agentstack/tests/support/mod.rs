@@ -9,7 +9,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use flate2::read::GzDecoder;
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use prost::Message;
 use serde_json::Value;
@@ -39,7 +41,9 @@ impl ReceivedSpan {
     }
     /// A JSON-string attribute (`agentstack.input` / `agentstack.output`), parsed.
     pub fn json_attr(&self, key: &str) -> Option<Value> {
-        self.str_attr(key).map(|text| serde_json::from_str(text).unwrap_or_else(|e| panic!("{key} is not JSON ({e}): {text}")))
+        self.str_attr(key).map(|text| {
+            serde_json::from_str(text).unwrap_or_else(|e| panic!("{key} is not JSON ({e}): {text}"))
+        })
     }
     pub fn is_root(&self) -> bool {
         self.parent_span_id.is_empty()
@@ -66,7 +70,8 @@ pub struct Collector {
 
 impl Collector {
     pub fn start() -> Collector {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind a loopback port"));
+        let server =
+            Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind a loopback port"));
         let port = server.server_addr().to_ip().expect("an IP address").port();
         let state: Arc<(Mutex<State>, Condvar)> = Arc::default();
         let thread = {
@@ -74,7 +79,12 @@ impl Collector {
             let state = Arc::clone(&state);
             std::thread::spawn(move || serve(&server, &state))
         };
-        Collector { port, state, server, thread: Some(thread) }
+        Collector {
+            port,
+            state,
+            server,
+            thread: Some(thread),
+        }
     }
 
     /// Base URL to give the SDK as its endpoint.
@@ -120,7 +130,12 @@ impl Collector {
             .iter()
             .find(|s| s.name == name)
             .cloned()
-            .unwrap_or_else(|| panic!("no span named {name:?} among {:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no span named {name:?} among {:?}",
+                    spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+                )
+            })
     }
 }
 
@@ -138,20 +153,28 @@ fn serve(server: &tiny_http::Server, state: &(Mutex<State>, Condvar)) {
         let headers: HashMap<String, String> = request
             .headers()
             .iter()
-            .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_string()))
+            .map(|h| {
+                (
+                    h.field.as_str().as_str().to_ascii_lowercase(),
+                    h.value.as_str().to_string(),
+                )
+            })
             .collect();
         let mut body = Vec::new();
         request.as_reader().read_to_end(&mut body).unwrap();
         if headers.get("content-encoding").map(String::as_str) == Some("gzip") {
             let mut decoded = Vec::new();
-            GzDecoder::new(body.as_slice()).read_to_end(&mut decoded).expect("valid gzip");
+            GzDecoder::new(body.as_slice())
+                .read_to_end(&mut decoded)
+                .expect("valid gzip");
             body = decoded;
         }
         let stall_until = state.0.lock().unwrap().stall_until;
         if let Some(until) = stall_until {
             std::thread::sleep(until.saturating_duration_since(Instant::now()));
         }
-        let export = ExportTraceServiceRequest::decode(body.as_slice()).expect("a valid OTLP protobuf request");
+        let export = ExportTraceServiceRequest::decode(body.as_slice())
+            .expect("a valid OTLP protobuf request");
         {
             let (lock, arrived) = state;
             let mut state = lock.lock().unwrap();
@@ -160,10 +183,17 @@ fn serve(server: &tiny_http::Server, state: &(Mutex<State>, Condvar)) {
             state.spans.extend(flatten(export));
             arrived.notify_all();
         }
-        let answer = ExportTraceServiceResponse { partial_success: None }.encode_to_vec();
-        let _ = request.respond(tiny_http::Response::from_data(answer).with_header(
-            "content-type: application/x-protobuf".parse::<tiny_http::Header>().unwrap(),
-        ));
+        let answer = ExportTraceServiceResponse {
+            partial_success: None,
+        }
+        .encode_to_vec();
+        let _ = request.respond(
+            tiny_http::Response::from_data(answer).with_header(
+                "content-type: application/x-protobuf"
+                    .parse::<tiny_http::Header>()
+                    .unwrap(),
+            ),
+        );
     }
 }
 
@@ -177,22 +207,39 @@ pub fn any_value(value: &AnyValue) -> Value {
         Some(any_value::Value::BoolValue(b)) => Value::from(*b),
         Some(any_value::Value::IntValue(i)) => Value::from(*i),
         Some(any_value::Value::DoubleValue(d)) => Value::from(*d),
-        Some(any_value::Value::ArrayValue(array)) => Value::Array(array.values.iter().map(any_value).collect()),
+        Some(any_value::Value::ArrayValue(array)) => {
+            Value::Array(array.values.iter().map(any_value).collect())
+        }
         Some(other) => Value::from(format!("{other:?}")),
         None => Value::Null,
     }
 }
 
 fn attributes(kvs: &[KeyValue]) -> HashMap<String, Value> {
-    kvs.iter().map(|kv| (kv.key.clone(), kv.value.as_ref().map_or(Value::Null, any_value))).collect()
+    kvs.iter()
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                kv.value.as_ref().map_or(Value::Null, any_value),
+            )
+        })
+        .collect()
 }
 
 fn flatten(export: ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
     let mut out = Vec::new();
     for resource_spans in export.resource_spans {
-        let resource = resource_spans.resource.as_ref().map(|r| attributes(&r.attributes)).unwrap_or_default();
+        let resource = resource_spans
+            .resource
+            .as_ref()
+            .map(|r| attributes(&r.attributes))
+            .unwrap_or_default();
         for scope_spans in resource_spans.scope_spans {
-            let scope = scope_spans.scope.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+            let scope = scope_spans
+                .scope
+                .as_ref()
+                .map(|s| s.name.clone())
+                .unwrap_or_default();
             for span in scope_spans.spans {
                 let status = span.status.clone().unwrap_or_default();
                 out.push(ReceivedSpan {
@@ -206,7 +253,11 @@ fn flatten(export: ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
                     scope: scope.clone(),
                     status_code: status.code,
                     status_message: status.message,
-                    events: span.events.iter().map(|e| (e.name.clone(), attributes(&e.attributes))).collect(),
+                    events: span
+                        .events
+                        .iter()
+                        .map(|e| (e.name.clone(), attributes(&e.attributes)))
+                        .collect(),
                 });
             }
         }
@@ -216,8 +267,10 @@ fn flatten(export: ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
 
 /// Asserts that `spans` form well-formed trees: every parent id names a span of the same trace.
 pub fn assert_well_formed(spans: &[ReceivedSpan]) {
-    let ids: HashMap<(&str, &str), &ReceivedSpan> =
-        spans.iter().map(|s| ((s.trace_id.as_str(), s.span_id.as_str()), s)).collect();
+    let ids: HashMap<(&str, &str), &ReceivedSpan> = spans
+        .iter()
+        .map(|s| ((s.trace_id.as_str(), s.span_id.as_str()), s))
+        .collect();
     assert_eq!(ids.len(), spans.len(), "a span id appears twice");
     for span in spans {
         if !span.is_root() {
