@@ -1,11 +1,17 @@
 //! A small simulated agent, traced with `#[observe]`: a planner, two tools (one of which fails),
 //! and two LLM calls with token counts. Runs offline: the "LLM" is a function.
 //!
-//! `cargo run --example quickstart` sends the trace to the endpoint in AGENTSTACK_ENDPOINT
-//! (default http://127.0.0.1:4318) and prints where it went.
+//! `cargo run --example quickstart` writes the trace to the local file `.agentstack/traces.db`
+//! (no configuration needed) and prints the command that shows it. With AGENTSTACK_ENDPOINT
+//! set, it exports over OTLP to that collector instead.
 
-use agentstack::{Usage, observe};
+use std::sync::OnceLock;
+
+use agentstack::{ExportMode, Usage, observe};
 use serde::Serialize;
+
+/// The trace id of the run, to print the command that shows it.
+static TRACE_ID: OnceLock<String> = OnceLock::new();
 
 #[derive(Debug, Serialize)]
 struct Plan {
@@ -60,7 +66,7 @@ fn calendar(day: &str) -> Result<Vec<String>, CalendarError> {
 #[observe(kind = agent)]
 fn assistant(question: &str) -> String {
     if let Some(trace_id) = agentstack::current_trace().trace_id() {
-        println!("agent run: trace {trace_id}");
+        let _ = TRACE_ID.set(trace_id);
     }
     agentstack::set_session("quickstart-session");
     let plan = plan(question);
@@ -83,6 +89,7 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let mode = config.mode.clone();
     let endpoint = config.traces_endpoint.clone();
     let guard = agentstack::init_with(config).expect("the configuration was validated by build()");
 
@@ -91,13 +98,30 @@ fn main() {
 
     drop(guard); // flushes and shuts down
     let stats = agentstack::stats();
-    if stats.exported == stats.recorded {
-        println!("{} spans sent to {endpoint}", stats.exported);
-    } else {
-        println!(
-            "{} spans recorded, {} reached {endpoint}, {} failed: is an OTLP collector listening there? \
-             Set AGENTSTACK_ENDPOINT to send them elsewhere.",
-            stats.recorded, stats.exported, stats.failed
-        );
+    let trace_id = TRACE_ID.get().map_or("(none)", String::as_str);
+    let short_id = &trace_id[..trace_id.len().min(12)];
+    match mode {
+        ExportMode::Local { path } if stats.exported == stats.recorded => {
+            println!(
+                "trace {trace_id}: {} spans written to {}",
+                stats.exported,
+                path.display()
+            );
+            println!(
+                "see it with:  cargo run -q -p agentstack-server -- show {short_id} --db {}",
+                path.display()
+            );
+            println!("   or, with the agentstack binary installed:  agentstack show {short_id}");
+        }
+        ExportMode::Otlp if stats.exported == stats.recorded => {
+            println!(
+                "trace {trace_id}: {} spans sent to {endpoint}",
+                stats.exported
+            );
+        }
+        _ => println!(
+            "trace {trace_id}: {} spans recorded, {} delivered, {} spooled for later, {} failed (see the messages above)",
+            stats.recorded, stats.exported, stats.spooled, stats.failed
+        ),
     }
 }

@@ -4,6 +4,7 @@
 //! environment variables, then the standard `OTEL_*` variables, then the defaults.
 
 use std::env;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Spans the ring buffer holds before it drops: enough for a burst of 100,000 spans while the
@@ -11,11 +12,32 @@ use std::time::Duration;
 pub const DEFAULT_BUFFER_CAPACITY: usize = 131_072;
 const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4318";
 const TRACES_PATH: &str = "/v1/traces";
+/// The local trace file of [`ExportMode::Local`], relative to the working directory.
+pub const DEFAULT_LOCAL_PATH: &str = agentstack_exporter_sqlite::store::DEFAULT_LOCAL_PATH;
+/// Where batches that could not be delivered wait, relative to the working directory.
+pub const DEFAULT_SPOOL_PATH: &str = "./.agentstack/spool.db";
+/// Size cap of the spool; past it the oldest batches go.
+pub const DEFAULT_SPOOL_MAX_BYTES: u64 = agentstack_exporter_sqlite::spool::DEFAULT_MAX_BYTES;
+
+/// Where spans go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportMode {
+    /// Straight into a local SQLite file (stage 1: no server). The default when no endpoint is
+    /// configured, or with `AGENTSTACK_MODE=local`.
+    Local {
+        /// The trace file, read by `agentstack traces` / `agentstack show`.
+        path: PathBuf,
+    },
+    /// OTLP/HTTP to a collector, with retries and a spool for when it is down.
+    Otlp,
+}
 
 /// Everything the pipeline needs, resolved. Build one with [`Config::from_env`] or
 /// [`crate::builder`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    /// Local file or OTLP endpoint.
+    pub mode: ExportMode,
     /// `service.name` of the resource; `None` leaves it to `OTEL_SERVICE_NAME` or the SDK default.
     pub service_name: Option<String>,
     /// Full URL that OTLP/HTTP requests are POSTed to (ends in `/v1/traces`).
@@ -48,11 +70,24 @@ pub struct Config {
     pub capture: bool,
     /// Longest captured input or output, in bytes; longer values are truncated.
     pub max_capture_bytes: usize,
+    /// Retries of a failed export before its batch is spooled (backoff with jitter between them).
+    pub max_retries: usize,
+    /// Longest wait between two retries (also caps a collector's Retry-After).
+    pub max_retry_delay: Duration,
+    /// Keep batches that could not be delivered in the spool file and replay them later.
+    pub spool: bool,
+    /// The spool file (SQLite, shared safely by several processes).
+    pub spool_path: PathBuf,
+    /// Size cap of the spool in bytes; past it the oldest batches are evicted and counted.
+    pub spool_max_bytes: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
+            mode: ExportMode::Local {
+                path: PathBuf::from(DEFAULT_LOCAL_PATH),
+            },
             service_name: None,
             traces_endpoint: format!("{DEFAULT_ENDPOINT}{TRACES_PATH}"),
             headers: Vec::new(),
@@ -69,6 +104,11 @@ impl Default for Config {
             redact_patterns: Vec::new(),
             capture: true,
             max_capture_bytes: 32 * 1024,
+            max_retries: 3,
+            max_retry_delay: Duration::from_secs(5),
+            spool: true,
+            spool_path: PathBuf::from(DEFAULT_SPOOL_PATH),
+            spool_max_bytes: DEFAULT_SPOOL_MAX_BYTES,
         }
     }
 }
@@ -120,6 +160,10 @@ impl Config {
     /// | `AGENTSTACK_BUFFER_CAPACITY` | ring buffer size |
     /// | `AGENTSTACK_SANITIZE` | `false` turns PII scrubbing off |
     /// | `AGENTSTACK_CAPTURE` | `false` turns argument/return capture off |
+    /// | `AGENTSTACK_MODE` | `local` (SQLite file) or `otlp`; default: `otlp` when an endpoint is set, else `local` |
+    /// | `AGENTSTACK_LOCAL_PATH` | the local trace file (default `.agentstack/traces.db`) |
+    /// | `AGENTSTACK_MAX_RETRIES` | retries before a batch is spooled (default 3) |
+    /// | `AGENTSTACK_SPOOL`, `AGENTSTACK_SPOOL_PATH`, `AGENTSTACK_SPOOL_MAX_BYTES` | the spool (on, `.agentstack/spool.db`, 256 MiB) |
     /// | `AGENTSTACK_LOG` | `off`, `error`, `warn` (default), `info`, `debug`: the SDK's own stderr messages |
     pub fn from_env() -> Result<Config, ConfigError> {
         Self::from_lookup(|name| env::var(name).ok())
@@ -130,13 +174,34 @@ impl Config {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let mut config = Config::default();
 
+        let mut endpoint_set = true;
         if let Some(url) = get("AGENTSTACK_ENDPOINT") {
             config.traces_endpoint = traces_url_from_base(&url);
         } else if let Some(url) = get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
             config.traces_endpoint = url.trim().to_string();
         } else if let Some(url) = get("OTEL_EXPORTER_OTLP_ENDPOINT") {
             config.traces_endpoint = traces_url_from_base(&url);
+        } else {
+            endpoint_set = false;
         }
+        let local_path = get("AGENTSTACK_LOCAL_PATH")
+            .map_or_else(|| PathBuf::from(DEFAULT_LOCAL_PATH), PathBuf::from);
+        config.mode = match get("AGENTSTACK_MODE")
+            .map(|m| m.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("local") => ExportMode::Local { path: local_path },
+            Some("otlp") => ExportMode::Otlp,
+            Some(other) => {
+                return Err(ConfigError::InvalidEnv {
+                    name: "AGENTSTACK_MODE",
+                    value: other.to_string(),
+                    reason: "expected local or otlp".into(),
+                });
+            }
+            None if endpoint_set => ExportMode::Otlp,
+            None => ExportMode::Local { path: local_path },
+        };
         config.api_key = get("AGENTSTACK_API_KEY").map(|key| key.trim().to_string());
         if let Some(headers) = get("OTEL_EXPORTER_OTLP_HEADERS") {
             config.headers =
@@ -162,6 +227,18 @@ impl Config {
         }
         if let Some(value) = get("AGENTSTACK_CAPTURE") {
             config.capture = parse_bool("AGENTSTACK_CAPTURE", &value)?;
+        }
+        if let Some(value) = get("AGENTSTACK_MAX_RETRIES") {
+            config.max_retries = parse_number("AGENTSTACK_MAX_RETRIES", &value)?;
+        }
+        if let Some(value) = get("AGENTSTACK_SPOOL") {
+            config.spool = parse_bool("AGENTSTACK_SPOOL", &value)?;
+        }
+        if let Some(value) = get("AGENTSTACK_SPOOL_PATH") {
+            config.spool_path = PathBuf::from(value);
+        }
+        if let Some(value) = get("AGENTSTACK_SPOOL_MAX_BYTES") {
+            config.spool_max_bytes = parse_number("AGENTSTACK_SPOOL_MAX_BYTES", &value)? as u64;
         }
         Ok(config)
     }
@@ -199,6 +276,7 @@ impl Config {
 #[derive(Debug, Default)]
 #[must_use]
 pub struct ConfigBuilder {
+    mode: Option<ExportMode>,
     endpoint: Option<String>,
     api_key: Option<String>,
     service_name: Option<String>,
@@ -215,10 +293,46 @@ pub struct ConfigBuilder {
     capture: Option<bool>,
     max_capture_bytes: Option<usize>,
     redact_patterns: Vec<(String, String)>,
+    max_retries: Option<usize>,
+    max_retry_delay: Option<Duration>,
+    spool: Option<bool>,
+    spool_path: Option<PathBuf>,
+    spool_max_bytes: Option<u64>,
 }
 
 impl ConfigBuilder {
-    /// Base URL of the collector, e.g. `http://127.0.0.1:4318` (`/v1/traces` is appended).
+    /// Writes spans into the local SQLite file `path` instead of exporting them.
+    pub fn local(mut self, path: impl Into<PathBuf>) -> Self {
+        self.mode = Some(ExportMode::Local { path: path.into() });
+        self
+    }
+    /// Retries of a failed export before the batch is spooled (default 3).
+    pub fn max_retries(mut self, retries: usize) -> Self {
+        self.max_retries = Some(retries);
+        self
+    }
+    /// Longest wait between retries, and cap on Retry-After (default 5 s).
+    pub fn max_retry_delay(mut self, delay: Duration) -> Self {
+        self.max_retry_delay = Some(delay);
+        self
+    }
+    /// Keep undelivered batches in the spool (default on).
+    pub fn spool(mut self, on: bool) -> Self {
+        self.spool = Some(on);
+        self
+    }
+    /// The spool file (default `.agentstack/spool.db`).
+    pub fn spool_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.spool_path = Some(path.into());
+        self
+    }
+    /// Size cap of the spool (default 256 MiB).
+    pub fn spool_max_bytes(mut self, bytes: u64) -> Self {
+        self.spool_max_bytes = Some(bytes);
+        self
+    }
+    /// Base URL of the collector, e.g. `http://127.0.0.1:4318` (`/v1/traces` is appended);
+    /// exports over OTLP.
     pub fn endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint = Some(url.into());
         self
@@ -304,6 +418,10 @@ impl ConfigBuilder {
         let mut config = Config::from_env()?;
         if let Some(url) = self.endpoint {
             config.traces_endpoint = traces_url_from_base(&url);
+            config.mode = ExportMode::Otlp;
+        }
+        if let Some(mode) = self.mode {
+            config.mode = mode;
         }
         if let Some(key) = self.api_key {
             config.api_key = Some(key);
@@ -327,7 +445,12 @@ impl ConfigBuilder {
             gzip,
             sanitize,
             capture,
-            max_capture_bytes
+            max_capture_bytes,
+            max_retries,
+            max_retry_delay,
+            spool,
+            spool_path,
+            spool_max_bytes
         );
         config.validate()?;
         Ok(config)
@@ -425,6 +548,40 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.traces_endpoint, "http://collector:4318/v1/traces");
+    }
+
+    #[test]
+    fn no_endpoint_means_local_mode_and_an_endpoint_means_otlp() {
+        assert_eq!(
+            from(&[]).unwrap().mode,
+            ExportMode::Local {
+                path: DEFAULT_LOCAL_PATH.into()
+            }
+        );
+        assert_eq!(
+            from(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:1")])
+                .unwrap()
+                .mode,
+            ExportMode::Otlp
+        );
+        let forced = from(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://h:1"),
+            ("AGENTSTACK_MODE", "local"),
+            ("AGENTSTACK_LOCAL_PATH", "/tmp/t.db"),
+        ]);
+        assert_eq!(
+            forced.unwrap().mode,
+            ExportMode::Local {
+                path: "/tmp/t.db".into()
+            }
+        );
+        assert!(matches!(
+            from(&[("AGENTSTACK_MODE", "cloud")]),
+            Err(ConfigError::InvalidEnv {
+                name: "AGENTSTACK_MODE",
+                ..
+            })
+        ));
     }
 
     #[test]

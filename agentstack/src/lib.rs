@@ -31,16 +31,21 @@
 mod capture;
 mod config;
 mod context;
+mod delivery;
 mod diag;
 pub mod genai;
 mod inherit;
+mod local;
 mod otlp_http;
 mod pipeline;
 mod sanitize;
 mod span;
 
 pub use agentstack_macros::observe;
-pub use config::{Config, ConfigBuilder, ConfigError, DEFAULT_BUFFER_CAPACITY};
+pub use config::{
+    Config, ConfigBuilder, ConfigError, DEFAULT_BUFFER_CAPACITY, DEFAULT_LOCAL_PATH,
+    DEFAULT_SPOOL_MAX_BYTES, DEFAULT_SPOOL_PATH, ExportMode,
+};
 #[cfg(feature = "tokio")]
 pub use context::spawn;
 pub use context::{InCurrentTrace, TraceContext, current_trace, spawn_thread};

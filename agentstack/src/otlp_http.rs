@@ -26,7 +26,28 @@ pub(crate) enum ExportError {
         url: String,
         status: u16,
         message: String,
+        retry_after: Option<Duration>,
     },
+}
+
+impl ExportError {
+    /// Whether sending the same request later may succeed: nothing answered, or the collector
+    /// said 429, 502, 503 or 504 (the retryable answers of the OTLP/HTTP spec). Anything else
+    /// (400, 401, 403, 413, …) is permanent.
+    pub(crate) fn is_retryable(&self) -> bool {
+        match self {
+            ExportError::Unreachable { .. } => true,
+            ExportError::Refused { status, .. } => matches!(status, 429 | 502 | 503 | 504),
+        }
+    }
+
+    /// How long the collector asked to wait (its Retry-After header, in seconds).
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ExportError::Refused { retry_after, .. } => *retry_after,
+            ExportError::Unreachable { .. } => None,
+        }
+    }
 }
 
 /// What a successful export answered.
@@ -94,6 +115,12 @@ impl OtlpHttpExporter {
                 reason: error.to_string(),
             })?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let answer = response
             .body_mut()
             .with_config()
@@ -105,6 +132,7 @@ impl OtlpHttpExporter {
                 url: self.url.clone(),
                 status,
                 message: describe_body(&answer),
+                retry_after,
             });
         }
         let partial = ExportTraceServiceResponse::decode(answer.as_slice())

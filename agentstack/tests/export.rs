@@ -195,6 +195,7 @@ fn resource_and_headers_come_from_the_otel_environment() {
         std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint());
         std::env::set_var("OTEL_EXPORTER_OTLP_HEADERS", "x-team=agents%20core");
         std::env::set_var("OTEL_SERVICE_NAME", "env-service");
+        std::env::set_var("AGENTSTACK_SPOOL", "false");
         std::env::set_var(
             "OTEL_RESOURCE_ATTRIBUTES",
             "deployment.environment.name=staging,team=core",
@@ -377,6 +378,7 @@ fn init_twice_is_safe_and_the_last_guard_flushes() {
     let first = sdk_for(&collector).init().unwrap();
     let second = agentstack::builder()
         .endpoint("http://127.0.0.1:9")
+        .spool(false)
         .init()
         .unwrap();
     assert!(first.is_active() && second.is_active());

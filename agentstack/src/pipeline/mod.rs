@@ -17,18 +17,19 @@ use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use opentelemetry::InstrumentationScope;
-use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{Key, KeyValue};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
-use crate::config::Config;
+use crate::config::{Config, ExportMode};
+use crate::delivery::OtlpDelivery;
 use crate::diag;
-use crate::otlp_http::OtlpHttpExporter;
+use crate::local::LocalStore;
 use crate::sanitize::SpanSanitizer;
 use processor::RingBufferProcessor;
 use ring_buffer::SpanRingBuffer;
-use worker::ExportWorker;
+use worker::{ExportWorker, Sink};
 
 /// Messages to the export thread.
 pub(crate) enum Control {
@@ -54,10 +55,13 @@ pub(crate) struct Shared {
 
 /// Process-wide counters; they outlive a pipeline so that totals can be read after shutdown.
 pub(crate) struct Counters {
-    recorded: AtomicU64,
-    exported: AtomicU64,
-    dropped: AtomicU64,
-    failed: AtomicU64,
+    pub(crate) recorded: AtomicU64,
+    pub(crate) exported: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) spooled: AtomicU64,
+    pub(crate) replayed: AtomicU64,
+    pub(crate) evicted: AtomicU64,
     drop_warned: AtomicBool,
 }
 
@@ -66,6 +70,9 @@ pub(crate) static COUNTERS: Counters = Counters {
     exported: AtomicU64::new(0),
     dropped: AtomicU64::new(0),
     failed: AtomicU64::new(0),
+    spooled: AtomicU64::new(0),
+    replayed: AtomicU64::new(0),
+    evicted: AtomicU64::new(0),
     drop_warned: AtomicBool::new(false),
 };
 
@@ -78,10 +85,17 @@ pub struct Stats {
     pub exported: u64,
     /// Spans dropped because the buffer was full.
     pub dropped: u64,
-    /// Spans whose export failed or that the endpoint rejected.
+    /// Spans that could not be delivered and will not be: refused by the collector as
+    /// permanent, rejected in a partial success, or lost with no spool to keep them.
     pub failed: u64,
     /// Spans waiting in the buffer now.
     pub queued: u64,
+    /// Spans put in the spool because the collector could not be reached.
+    pub spooled: u64,
+    /// Spooled spans (of this run or an earlier one) delivered later; also counted in `exported`.
+    pub replayed: u64,
+    /// Spooled spans dropped because the spool was over its size cap.
+    pub evicted: u64,
 }
 
 /// Counts of recorded, exported, dropped and failed spans.
@@ -91,6 +105,9 @@ pub fn stats() -> Stats {
         exported: COUNTERS.exported.load(Ordering::Relaxed),
         dropped: COUNTERS.dropped.load(Ordering::Relaxed),
         failed: COUNTERS.failed.load(Ordering::Relaxed),
+        spooled: COUNTERS.spooled.load(Ordering::Relaxed),
+        replayed: COUNTERS.replayed.load(Ordering::Relaxed),
+        evicted: COUNTERS.evicted.load(Ordering::Relaxed),
         queued: ACTIVE
             .load()
             .as_ref()
@@ -230,13 +247,23 @@ pub(crate) fn start(config: Config) -> AgentStackGuard {
         wake_pending: AtomicBool::new(false),
         control: control_tx,
     });
+    let sink = match &config.mode {
+        ExportMode::Otlp => Sink::Otlp {
+            delivery: OtlpDelivery::new(&config),
+            resource: (&resource).into(),
+        },
+        ExportMode::Local { path } => Sink::Local {
+            store: LocalStore::new(path.clone()),
+            service_name: resource
+                .get(&Key::from_static_str("service.name"))
+                .map(|v| v.as_str().into_owned()),
+        },
+    };
     let worker = ExportWorker {
         shared: Arc::clone(&shared),
-        exporter: OtlpHttpExporter::new(&config),
+        sink,
         sanitizer,
-        resource: (&resource).into(),
         max_export_batch: config.max_export_batch,
-        failing: false,
     };
     let spawned = std::thread::Builder::new()
         .name("agentstack-export".into())
@@ -318,11 +345,17 @@ fn shutdown_locked() {
         ));
     }
     let totals = stats();
-    let message = format!(
-        "{} spans recorded, {} exported, {} dropped (buffer full), {} failed to export",
+    let mut message = format!(
+        "{} spans recorded, {} exported, {} dropped (buffer full), {} failed",
         totals.recorded, totals.exported, totals.dropped, totals.failed
     );
-    if totals.dropped > 0 || totals.failed > 0 {
+    if totals.spooled > 0 || totals.replayed > 0 {
+        message.push_str(&format!(
+            "; {} spooled, {} replayed from the spool, {} evicted from it",
+            totals.spooled, totals.replayed, totals.evicted
+        ));
+    }
+    if totals.dropped > 0 || totals.failed > 0 || totals.evicted > 0 {
         diag::warn(format_args!("{message}"));
     } else {
         diag::info(format_args!("{message}"));

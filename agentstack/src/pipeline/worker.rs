@@ -1,5 +1,5 @@
-//! The export thread: takes batches from the ring buffer, scrubs them, encodes them as one OTLP
-//! request each and sends them.
+//! The export thread: takes batches from the ring buffer, scrubs them, and hands them to the
+//! sink: one OTLP request per batch (with retries and the spool), or the local SQLite file.
 //!
 //! It wakes when `flush_every_spans` spans wait, every `flush_interval`, and on flush or shutdown.
 //! All I/O of the SDK happens here, never on the threads being traced.
@@ -15,19 +15,30 @@ use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_sc
 use opentelemetry_sdk::trace::SpanData;
 use prost::Message as _;
 
-use super::{COUNTERS, Control, Shared};
-use crate::diag;
-use crate::otlp_http::OtlpHttpExporter;
+use super::{Control, Shared};
+use crate::delivery::OtlpDelivery;
+use crate::local::LocalStore;
 use crate::sanitize::SpanSanitizer;
+
+/// Where the export thread sends batches.
+pub(crate) enum Sink {
+    /// OTLP/HTTP with retries and the spool.
+    Otlp {
+        delivery: OtlpDelivery,
+        resource: ResourceAttributesWithSchema,
+    },
+    /// The local SQLite trace file.
+    Local {
+        store: LocalStore,
+        service_name: Option<String>,
+    },
+}
 
 pub(crate) struct ExportWorker {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) exporter: OtlpHttpExporter,
+    pub(crate) sink: Sink,
     pub(crate) sanitizer: Option<SpanSanitizer>,
-    pub(crate) resource: ResourceAttributesWithSchema,
     pub(crate) max_export_batch: usize,
-    /// Whether the last export failed, so that only changes of state are logged.
-    pub(crate) failing: bool,
 }
 
 impl ExportWorker {
@@ -39,23 +50,26 @@ impl ExportWorker {
             match control.recv_timeout(wait) {
                 Ok(Control::Wake) => {
                     self.shared.wake_pending.store(false, Ordering::Release);
-                    self.export_waiting(false);
+                    self.export_waiting(false, false);
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    self.export_waiting(true);
+                    if self.shared.ring.len() == 0 {
+                        self.idle();
+                    }
+                    self.export_waiting(true, false);
                     next_flush = Instant::now() + interval;
                 }
                 Ok(Control::Flush(reply)) => {
-                    self.export_waiting(true);
+                    self.export_waiting(true, false);
                     let _ = reply.send(());
                 }
                 Ok(Control::Shutdown(reply)) => {
-                    self.export_waiting(true);
+                    self.export_waiting(true, true);
                     let _ = reply.send(());
                     return;
                 }
                 Err(RecvTimeoutError::Disconnected) => {
-                    self.export_waiting(true);
+                    self.export_waiting(true, true);
                     return;
                 }
             }
@@ -63,7 +77,7 @@ impl ExportWorker {
     }
 
     /// Exports what waits: everything when `all`, else full batches of `flush_every_spans`.
-    fn export_waiting(&mut self, all: bool) {
+    fn export_waiting(&mut self, all: bool, shutting_down: bool) {
         loop {
             let waiting = self.shared.ring.len();
             if waiting == 0 || (!all && waiting < self.shared.flush_every_spans) {
@@ -73,48 +87,31 @@ impl ExportWorker {
             if batch.is_empty() {
                 return;
             }
-            self.export(batch);
+            self.export(batch, shutting_down);
         }
     }
 
-    fn export(&mut self, mut batch: Vec<SpanData>) {
-        let count = batch.len() as u64;
+    fn idle(&mut self) {
+        if let Sink::Otlp { delivery, .. } = &mut self.sink {
+            delivery.idle();
+        }
+    }
+
+    fn export(&mut self, mut batch: Vec<SpanData>, shutting_down: bool) {
         if let Some(sanitizer) = &self.sanitizer {
             for span in &mut batch {
                 sanitizer.sanitize(span);
             }
         }
-        let body = encode_request(batch, &self.resource);
-        match self.exporter.send(&body) {
-            Ok(outcome) => {
-                let rejected = outcome.rejected_spans.min(count);
-                COUNTERS
-                    .exported
-                    .fetch_add(count - rejected, Ordering::Relaxed);
-                if rejected > 0 {
-                    COUNTERS.failed.fetch_add(rejected, Ordering::Relaxed);
-                    diag::warn(format_args!(
-                        "the collector rejected {rejected} of {count} spans: {}",
-                        outcome.message
-                    ));
-                }
-                if self.failing {
-                    self.failing = false;
-                    diag::info(format_args!(
-                        "export to {} works again",
-                        self.exporter.url()
-                    ));
-                }
+        match &mut self.sink {
+            Sink::Otlp { delivery, resource } => {
+                let spans = batch.len() as u64;
+                delivery.deliver(encode_request(batch, resource), spans, shutting_down);
             }
-            Err(error) => {
-                COUNTERS.failed.fetch_add(count, Ordering::Relaxed);
-                if !self.failing {
-                    self.failing = true;
-                    diag::warn(format_args!("{count} spans not exported: {error}"));
-                } else {
-                    diag::debug(format_args!("{count} spans not exported: {error}"));
-                }
-            }
+            Sink::Local {
+                store,
+                service_name,
+            } => store.write(batch, service_name.as_deref()),
         }
     }
 }

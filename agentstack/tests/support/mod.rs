@@ -56,7 +56,12 @@ pub const STATUS_ERROR: i32 = 2;
 #[derive(Default)]
 struct State {
     spans: Vec<ReceivedSpan>,
+    /// Requests answered 200 (their spans are in `spans`).
     requests: usize,
+    /// Every request, whatever it was answered.
+    attempts: usize,
+    /// Answers for the next requests: (status, Retry-After seconds); 200 once empty.
+    script: std::collections::VecDeque<(u16, Option<u64>)>,
     headers: Vec<HashMap<String, String>>,
     stall_until: Option<Instant>,
 }
@@ -70,8 +75,22 @@ pub struct Collector {
 
 impl Collector {
     pub fn start() -> Collector {
+        Self::start_on(0)
+    }
+
+    /// A port that was free a moment ago, for a collector that starts later.
+    pub fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    /// Starts on `port` (0: any free port).
+    pub fn start_on(port: u16) -> Collector {
         let server =
-            Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind a loopback port"));
+            Arc::new(tiny_http::Server::http(("127.0.0.1", port)).expect("bind a loopback port"));
         let port = server.server_addr().to_ip().expect("an IP address").port();
         let state: Arc<(Mutex<State>, Condvar)> = Arc::default();
         let thread = {
@@ -95,6 +114,21 @@ impl Collector {
     /// Requests wait until `duration` from now before they are answered.
     pub fn stall_for(&self, duration: Duration) {
         self.state.0.lock().unwrap().stall_until = Some(Instant::now() + duration);
+    }
+
+    /// Answers the next requests with these (status, Retry-After seconds), then 200 again.
+    pub fn respond_with(&self, answers: &[(u16, Option<u64>)]) {
+        self.state
+            .0
+            .lock()
+            .unwrap()
+            .script
+            .extend(answers.iter().copied());
+    }
+
+    /// Every request received, whatever it was answered.
+    pub fn attempts(&self) -> usize {
+        self.state.0.lock().unwrap().attempts
     }
 
     pub fn spans(&self) -> Vec<ReceivedSpan> {
@@ -175,6 +209,22 @@ fn serve(server: &tiny_http::Server, state: &(Mutex<State>, Condvar)) {
         }
         let export = ExportTraceServiceRequest::decode(body.as_slice())
             .expect("a valid OTLP protobuf request");
+        let scripted = {
+            let mut state = state.0.lock().unwrap();
+            state.attempts += 1;
+            state.script.pop_front()
+        };
+        if let Some((status, retry_after)) = scripted {
+            let mut response =
+                tiny_http::Response::from_string(format!("scripted answer {status}"))
+                    .with_status_code(status);
+            if let Some(seconds) = retry_after {
+                let header = format!("retry-after: {seconds}");
+                response = response.with_header(header.parse::<tiny_http::Header>().unwrap());
+            }
+            let _ = request.respond(response);
+            continue;
+        }
         {
             let (lock, arrived) = state;
             let mut state = lock.lock().unwrap();
@@ -291,4 +341,21 @@ pub fn sdk_for(collector: &Collector) -> agentstack::ConfigBuilder {
         .endpoint(collector.endpoint())
         .service_name("sdk-test")
         .flush_interval(Duration::from_millis(200))
+        .spool_path(scratch_path("spool.db"))
+}
+
+/// A path in a fresh directory of its own, so that tests never share a spool or trace file.
+pub fn scratch_path(file: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "agentstack-test-{}-{nanos}-{n}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(file)
 }

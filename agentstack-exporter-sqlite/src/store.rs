@@ -1,0 +1,992 @@
+//! The span store: the queryable SQLite trace file of the embedded stages. The SDK writes it in
+//! local mode (`./.agentstack/traces.db`), the terminal viewer reads it, and the server's SQLite
+//! store keeps its spans in the same schema; trace summaries are computed from the spans by query.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, named_params};
+
+use crate::sqlite_file::{self, BUSY_TIMEOUT, Schema, SetupError};
+
+/// Where the SDK writes its trace file in local mode, relative to the working directory.
+pub const DEFAULT_LOCAL_PATH: &str = "./.agentstack/traces.db";
+/// How many traces [`SqliteSpanStore::recent_traces`] returns when [`TraceFilter::limit`] is 0.
+pub const DEFAULT_TRACE_LIMIT: usize = 50;
+/// The most traces [`SqliteSpanStore::recent_traces`] returns, whatever the limit asked.
+pub const MAX_TRACE_LIMIT: usize = 1000;
+/// The shortest trace id prefix [`SqliteSpanStore::trace`] accepts.
+pub const MIN_TRACE_ID_PREFIX: usize = 8;
+
+/// `PRAGMA application_id` of a span store ("ASTS").
+const APPLICATION_ID: i32 = 0x4153_5453;
+
+/// The span store's migration steps, in order. Append only: a released step never changes.
+///
+/// Identity: `PRIMARY KEY (trace_id, span_id)`; spans are written with `INSERT OR IGNORE`, so
+/// the first write of a span wins and a repeat is a no-op.
+const MIGRATIONS: &[&str] = &[
+    // 1: the spans table and the indexes of "recent traces", "one trace" and retention.
+    "CREATE TABLE spans (
+        trace_id                    TEXT    NOT NULL,
+        span_id                     TEXT    NOT NULL,
+        parent_span_id              TEXT,
+        name                        TEXT    NOT NULL,
+        kind                        TEXT,
+        service_name                TEXT,
+        start_unix_nanos            INTEGER NOT NULL,
+        end_unix_nanos              INTEGER NOT NULL,
+        status                      INTEGER NOT NULL CHECK (status IN (0, 1, 2)),
+        status_message              TEXT,
+        provider                    TEXT,
+        model                       TEXT,
+        input_tokens                INTEGER,
+        output_tokens               INTEGER,
+        cache_read_input_tokens     INTEGER,
+        cache_creation_input_tokens INTEGER,
+        reasoning_output_tokens     INTEGER,
+        session_id                  TEXT,
+        user_id                     TEXT,
+        input                       TEXT,
+        output                      TEXT,
+        attributes                  TEXT    NOT NULL,
+        events                      TEXT    NOT NULL,
+        PRIMARY KEY (trace_id, span_id)
+    ) STRICT;
+    -- newest spans first, covering (start, trace_id): the scan behind recent_traces
+    CREATE INDEX spans_by_start ON spans (start_unix_nanos, trace_id);
+    -- spans by end time: traces_updated_since (tail) and delete_older_than (retention)
+    CREATE INDEX spans_by_end ON spans (end_unix_nanos, trace_id);
+    -- the traces of one session, newest first
+    CREATE INDEX spans_by_session ON spans (session_id, start_unix_nanos, trace_id)
+        WHERE session_id IS NOT NULL;",
+];
+
+const SCHEMA: Schema = Schema {
+    application_id: APPLICATION_ID,
+    migrations: MIGRATIONS,
+};
+
+/// Writes one span; a span already stored under the same (trace_id, span_id) is left as it is.
+const INSERT_SPAN: &str = "INSERT OR IGNORE INTO spans (
+        trace_id, span_id, parent_span_id, name, kind, service_name,
+        start_unix_nanos, end_unix_nanos, status, status_message, provider, model,
+        input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens,
+        reasoning_output_tokens, session_id, user_id, input, output, attributes, events
+    ) VALUES (
+        :trace_id, :span_id, :parent_span_id, :name, :kind, :service_name,
+        :start_unix_nanos, :end_unix_nanos, :status, :status_message, :provider, :model,
+        :input_tokens, :output_tokens, :cache_read_input_tokens, :cache_creation_input_tokens,
+        :reasoning_output_tokens, :session_id, :user_id, :input, :output, :attributes, :events
+    )";
+
+/// All spans of one trace, in the column order [`span_from_row`] reads.
+const SELECT_TRACE_SPANS: &str = "SELECT
+        trace_id, span_id, parent_span_id, name, kind, service_name,
+        start_unix_nanos, end_unix_nanos, status, status_message, provider, model,
+        input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens,
+        reasoning_output_tokens, session_id, user_id, input, output, attributes, events
+    FROM spans
+    WHERE trace_id = ?1
+    ORDER BY start_unix_nanos, span_id";
+
+/// Distinct trace ids in the range `[?1, ?2)`: the traces whose id starts with a hex prefix
+/// (?2 is the prefix followed by 'g', just above every hex digit).
+const SELECT_TRACE_IDS_WITH_PREFIX: &str = "SELECT DISTINCT trace_id FROM spans
+    WHERE trace_id >= ?1 AND trace_id < ?2
+    ORDER BY trace_id
+    LIMIT 6";
+
+/// Span starts, newest first, at or before ?1: the candidates of recent_traces.
+const SCAN_SPAN_STARTS: &str = "SELECT trace_id, start_unix_nanos FROM spans
+    WHERE start_unix_nanos <= ?1
+    ORDER BY start_unix_nanos DESC";
+
+/// Span starts of one session (?2), newest first, at or before ?1.
+const SCAN_SESSION_SPAN_STARTS: &str = "SELECT trace_id, start_unix_nanos FROM spans
+    WHERE session_id = ?2 AND start_unix_nanos <= ?1
+    ORDER BY start_unix_nanos DESC";
+
+/// Trace summaries, computed from the spans of the traces `$ids` selects, in the column order
+/// [`summary_from_row`] reads. The root is the earliest span without a parent, else the earliest
+/// span (while the root has not arrived); its service and session are preferred, else any.
+macro_rules! summary_sql {
+    ($ids:literal, $order:literal) => {
+        concat!(
+            "WITH ids(trace_id) AS (",
+            $ids,
+            "),
+            agg AS (
+                SELECT trace_id,
+                       MIN(start_unix_nanos)           AS start_unix_nanos,
+                       MAX(end_unix_nanos)             AS end_unix_nanos,
+                       COUNT(*)                        AS span_count,
+                       COALESCE(SUM(input_tokens), 0)  AS input_tokens,
+                       COALESCE(SUM(output_tokens), 0) AS output_tokens,
+                       SUM(status = 2)                 AS error_count,
+                       MIN(service_name)               AS any_service_name,
+                       MIN(session_id)                 AS any_session_id
+                FROM spans
+                WHERE trace_id IN (SELECT trace_id FROM ids)
+                GROUP BY trace_id
+            )
+            SELECT agg.trace_id, root.name,
+                   COALESCE(root.service_name, agg.any_service_name),
+                   COALESCE(root.session_id, agg.any_session_id),
+                   agg.start_unix_nanos, agg.end_unix_nanos, agg.span_count,
+                   agg.input_tokens, agg.output_tokens, agg.error_count
+            FROM agg
+            JOIN spans AS root ON root.rowid = (
+                SELECT candidate.rowid FROM spans AS candidate
+                WHERE candidate.trace_id = agg.trace_id
+                ORDER BY candidate.parent_span_id IS NOT NULL,
+                         candidate.start_unix_nanos, candidate.span_id
+                LIMIT 1
+            )
+            ",
+            $order
+        )
+    };
+}
+
+/// The summary of the trace ?1 (no row if it has no span).
+const SUMMARY_OF_TRACE: &str = summary_sql!("SELECT ?1", "");
+
+/// Summaries of the traces with a span that ended at or after ?1, oldest trace first.
+const SUMMARIES_UPDATED_SINCE: &str = summary_sql!(
+    "SELECT trace_id FROM spans WHERE end_unix_nanos >= ?1",
+    "ORDER BY agg.start_unix_nanos, agg.trace_id"
+);
+
+const COUNT_SPANS: &str = "SELECT COUNT(*) FROM spans";
+
+/// Retention: deletes every span of the traces whose spans all ended before ?1.
+const DELETE_TRACES_ENDED_BEFORE: &str = "DELETE FROM spans WHERE trace_id IN (
+        SELECT old.trace_id FROM spans AS old
+        WHERE old.end_unix_nanos < ?1
+          AND NOT EXISTS (
+              SELECT 1 FROM spans AS live
+              WHERE live.trace_id = old.trace_id AND live.end_unix_nanos >= ?1
+          )
+    )";
+
+/// Why the span store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The directory that should hold the trace file could not be created.
+    #[error(
+        "cannot create the directory {} for the trace file: {source}; create it, or choose a \
+         writable location for the trace file",
+        dir.display()
+    )]
+    CreateDir {
+        /// The directory.
+        dir: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file exists but is not a SQLite database (or is damaged beyond reading).
+    #[error(
+        "{file} is not a SQLite database, or it is damaged; move it aside and a new trace file \
+         will be created in its place"
+    )]
+    NotADatabase {
+        /// The file.
+        file: String,
+    },
+    /// The file is a SQLite database of another kind (the spool, another program's database).
+    #[error(
+        "{file} is a SQLite database but not an AgentStack span store (application_id \
+         {application_id:#x}); give the path of the trace file (by default {DEFAULT_LOCAL_PATH}), \
+         not the spool or another program's database"
+    )]
+    WrongFile {
+        /// The file.
+        file: String,
+        /// The `PRAGMA application_id` found in it.
+        application_id: i32,
+    },
+    /// The file was written by a newer AgentStack whose schema this build does not know.
+    #[error(
+        "{file} was written by a newer AgentStack (span store schema version {found}; this build \
+         knows versions up to {supported}); upgrade agentstack, or use another file"
+    )]
+    NewerSchema {
+        /// The file.
+        file: String,
+        /// Its `PRAGMA user_version`.
+        found: i64,
+        /// The newest version this build can read and write.
+        supported: i64,
+    },
+    /// A span of the batch given to [`SqliteSpanStore::insert_spans`] is malformed; nothing of
+    /// that batch was written.
+    #[error(
+        "span {index} of the batch (trace_id {trace_id:?}, span_id {span_id:?}) was refused: \
+         {reason}; nothing of this batch was written, so fix or drop that span and write it again"
+    )]
+    InvalidSpan {
+        /// Its position in the batch.
+        index: usize,
+        /// Its trace id, as given.
+        trace_id: String,
+        /// Its span id, as given.
+        span_id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The trace id given to [`SqliteSpanStore::trace`] is neither a trace id nor a prefix of one.
+    #[error(
+        "{given:?} is not a trace id: {reason}; give the 32 hex characters of a trace id, or at \
+         least its first {MIN_TRACE_ID_PREFIX}"
+    )]
+    InvalidTraceId {
+        /// What was given.
+        given: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The prefix given to [`SqliteSpanStore::trace`] starts more than one trace id.
+    #[error(
+        "the trace id prefix {prefix:?} matches several traces ({}); give more of its characters",
+        matches.join(", ")
+    )]
+    AmbiguousTraceId {
+        /// The prefix given.
+        prefix: String,
+        /// Some of the trace ids it matches (at most 5).
+        matches: Vec<String>,
+    },
+    /// Another connection held a lock on the file for longer than the busy timeout.
+    #[error(
+        "{file} stayed locked by another connection for more than {} s while {action}; try \
+         again, and look for a process that keeps a long transaction open on it",
+        BUSY_TIMEOUT.as_secs()
+    )]
+    Busy {
+        /// The file.
+        file: String,
+        /// What the store was doing.
+        action: &'static str,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Any other SQLite failure.
+    #[error(
+        "SQLite failed while {action} in {file}: {source}; if the file is damaged, move it aside \
+         and a new one will be created"
+    )]
+    Sqlite {
+        /// The file.
+        file: String,
+        /// What the store was doing.
+        action: &'static str,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+impl StoreError {
+    fn setup(file: String, error: SetupError) -> StoreError {
+        match error {
+            SetupError::CreateDir { dir, source } => StoreError::CreateDir { dir, source },
+            SetupError::NotADatabase => StoreError::NotADatabase { file },
+            SetupError::WrongFile { application_id } => StoreError::WrongFile {
+                file,
+                application_id,
+            },
+            SetupError::NewerSchema { found, supported } => StoreError::NewerSchema {
+                file,
+                found,
+                supported,
+            },
+            SetupError::Busy(source) => StoreError::Busy {
+                file,
+                action: "opening the span store",
+                source,
+            },
+            SetupError::Sqlite(source) => StoreError::Sqlite {
+                file,
+                action: "opening the span store",
+                source,
+            },
+        }
+    }
+}
+
+/// The outcome of a span, stored as the OTLP status code (0 unset, 1 ok, 2 error).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum SpanStatus {
+    /// No status was set (OTLP `STATUS_CODE_UNSET`, 0).
+    #[default]
+    Unset,
+    /// Explicitly successful (OTLP `STATUS_CODE_OK`, 1).
+    Ok,
+    /// Failed (OTLP `STATUS_CODE_ERROR`, 2).
+    Error,
+}
+
+impl SpanStatus {
+    /// The OTLP status code: 0 unset, 1 ok, 2 error.
+    pub fn otlp_code(self) -> i64 {
+        match self {
+            SpanStatus::Unset => 0,
+            SpanStatus::Ok => 1,
+            SpanStatus::Error => 2,
+        }
+    }
+
+    /// The status of an OTLP status code, `None` for a code OTLP does not define.
+    pub fn from_otlp_code(code: i64) -> Option<SpanStatus> {
+        match code {
+            0 => Some(SpanStatus::Unset),
+            1 => Some(SpanStatus::Ok),
+            2 => Some(SpanStatus::Error),
+            _ => None,
+        }
+    }
+}
+
+/// One span: one row of the `spans` table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SpanRecord {
+    /// The trace: 32 lowercase hex characters. With `span_id`, the span's identity.
+    pub trace_id: String,
+    /// The span: 16 lowercase hex characters, unique within its trace.
+    pub span_id: String,
+    /// The parent span (16 lowercase hex), `None` for the root of a trace.
+    pub parent_span_id: Option<String>,
+    /// The span name.
+    pub name: String,
+    /// `agentstack.span.kind`: agent, tool, llm, chain, retriever, embedding or guardrail;
+    /// `None` if unknown.
+    pub kind: Option<String>,
+    /// The `service.name` of the process that made the span.
+    pub service_name: Option<String>,
+    /// Start time, nanoseconds since the Unix epoch.
+    pub start_unix_nanos: i64,
+    /// End time, nanoseconds since the Unix epoch.
+    pub end_unix_nanos: i64,
+    /// The span status.
+    pub status: SpanStatus,
+    /// The status description (usually set with [`SpanStatus::Error`]).
+    pub status_message: Option<String>,
+    /// `gen_ai.provider.name`.
+    pub provider: Option<String>,
+    /// `gen_ai.response.model`, else `gen_ai.request.model`.
+    pub model: Option<String>,
+    /// `gen_ai.usage.input_tokens` (including cached input tokens).
+    pub input_tokens: Option<i64>,
+    /// `gen_ai.usage.output_tokens` (including reasoning tokens).
+    pub output_tokens: Option<i64>,
+    /// `gen_ai.usage.cache_read.input_tokens`.
+    pub cache_read_input_tokens: Option<i64>,
+    /// `gen_ai.usage.cache_creation.input_tokens`.
+    pub cache_creation_input_tokens: Option<i64>,
+    /// `gen_ai.usage.reasoning.output_tokens`.
+    pub reasoning_output_tokens: Option<i64>,
+    /// `gen_ai.conversation.id`.
+    pub session_id: Option<String>,
+    /// The end user the span worked for.
+    pub user_id: Option<String>,
+    /// The captured input, JSON text (stored as given, not parsed).
+    pub input: Option<String>,
+    /// The captured output, JSON text (stored as given, not parsed).
+    pub output: Option<String>,
+    /// All span attributes, kept whole: JSON object text (stored as given, not parsed).
+    pub attributes: String,
+    /// The span events: JSON array text of
+    /// `{"name": .., "time_unix_nanos": .., "attributes": {..}}` (stored as given, not parsed).
+    pub events: String,
+}
+
+impl SpanRecord {
+    /// A span with the given identity, name and times, and nothing else: status unset, no
+    /// attributes (`{}`), no events (`[]`).
+    pub fn new(
+        trace_id: impl Into<String>,
+        span_id: impl Into<String>,
+        name: impl Into<String>,
+        start_unix_nanos: i64,
+        end_unix_nanos: i64,
+    ) -> SpanRecord {
+        SpanRecord {
+            trace_id: trace_id.into(),
+            span_id: span_id.into(),
+            parent_span_id: None,
+            name: name.into(),
+            kind: None,
+            service_name: None,
+            start_unix_nanos,
+            end_unix_nanos,
+            status: SpanStatus::Unset,
+            status_message: None,
+            provider: None,
+            model: None,
+            input_tokens: None,
+            output_tokens: None,
+            cache_read_input_tokens: None,
+            cache_creation_input_tokens: None,
+            reasoning_output_tokens: None,
+            session_id: None,
+            user_id: None,
+            input: None,
+            output: None,
+            attributes: "{}".to_string(),
+            events: "[]".to_string(),
+        }
+    }
+
+    /// How long the span took, in nanoseconds (0 if its end is before its start).
+    pub fn duration_nanos(&self) -> i64 {
+        self.end_unix_nanos
+            .saturating_sub(self.start_unix_nanos)
+            .max(0)
+    }
+
+    /// Input plus output tokens (missing counts are 0). Cached and reasoning tokens are already
+    /// part of these two, as the GenAI conventions define them.
+    pub fn total_tokens(&self) -> i64 {
+        self.input_tokens
+            .unwrap_or(0)
+            .saturating_add(self.output_tokens.unwrap_or(0))
+    }
+
+    /// Checks what the store relies on: ids are lowercase hex of the right length.
+    fn check(&self) -> Result<(), &'static str> {
+        if !is_lower_hex(&self.trace_id, 32) {
+            return Err("trace_id must be 32 lowercase hex characters");
+        }
+        if !is_lower_hex(&self.span_id, 16) {
+            return Err("span_id must be 16 lowercase hex characters");
+        }
+        match &self.parent_span_id {
+            Some(parent) if !is_lower_hex(parent, 16) => {
+                Err("parent_span_id must be 16 lowercase hex characters (None for a root span)")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn is_lower_hex(text: &str, len: usize) -> bool {
+    text.len() == len
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Which traces [`SqliteSpanStore::recent_traces`] returns. Every condition is on the whole
+/// trace; the default matches every trace.
+#[derive(Debug, Clone, Default)]
+pub struct TraceFilter {
+    /// Only traces that started at or after this time (nanoseconds since the Unix epoch).
+    pub since_unix_nanos: Option<i64>,
+    /// Only traces that started before this time (exclusive).
+    pub until_unix_nanos: Option<i64>,
+    /// Only traces whose root span name contains this text, case-insensitively (the root is the
+    /// span without a parent, or the earliest span while the root has not arrived).
+    pub name_contains: Option<String>,
+    /// `Error`: only traces with at least one error span; `Ok`: only traces with none;
+    /// `Unset`: no condition.
+    pub status: Option<SpanStatus>,
+    /// Only traces with a span of this session (`gen_ai.conversation.id`).
+    pub session_id: Option<String>,
+    /// At most this many traces; 0 means [`DEFAULT_TRACE_LIMIT`], and more than
+    /// [`MAX_TRACE_LIMIT`] means [`MAX_TRACE_LIMIT`].
+    pub limit: usize,
+}
+
+impl TraceFilter {
+    /// The number of traces this filter asks for, after the default and the cap.
+    pub fn effective_limit(&self) -> usize {
+        match self.limit {
+            0 => DEFAULT_TRACE_LIMIT,
+            limit => limit.min(MAX_TRACE_LIMIT),
+        }
+    }
+
+    /// Whether a trace passes every condition (the session is checked by the query).
+    fn matches(&self, trace: &TraceSummary, name_lower: Option<&str>) -> bool {
+        let since_ok = self
+            .since_unix_nanos
+            .is_none_or(|since| trace.start_unix_nanos >= since);
+        let until_ok = self
+            .until_unix_nanos
+            .is_none_or(|until| trace.start_unix_nanos < until);
+        let name_ok =
+            name_lower.is_none_or(|needle| trace.root_name.to_lowercase().contains(needle));
+        let status_ok = match self.status {
+            Some(SpanStatus::Error) => trace.has_error(),
+            Some(SpanStatus::Ok) => !trace.has_error(),
+            Some(SpanStatus::Unset) | None => true,
+        };
+        since_ok && until_ok && name_ok && status_ok
+    }
+}
+
+/// One trace at a glance, computed from its spans.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TraceSummary {
+    /// The trace id.
+    pub trace_id: String,
+    /// The name of the root span, or of the earliest span if the root has not arrived.
+    pub root_name: String,
+    /// The root span's service, else any span's.
+    pub service_name: Option<String>,
+    /// The root span's session, else any span's.
+    pub session_id: Option<String>,
+    /// The earliest span start.
+    pub start_unix_nanos: i64,
+    /// The latest span end.
+    pub end_unix_nanos: i64,
+    /// How many spans the trace has so far.
+    pub span_count: i64,
+    /// Input tokens of all its spans.
+    pub input_tokens: i64,
+    /// Output tokens of all its spans.
+    pub output_tokens: i64,
+    /// How many of its spans have [`SpanStatus::Error`].
+    pub error_count: i64,
+}
+
+impl TraceSummary {
+    /// From the earliest start to the latest end, in nanoseconds (never negative).
+    pub fn duration_nanos(&self) -> i64 {
+        self.end_unix_nanos
+            .saturating_sub(self.start_unix_nanos)
+            .max(0)
+    }
+
+    /// Whether any span of the trace failed.
+    pub fn has_error(&self) -> bool {
+        self.error_count > 0
+    }
+
+    /// Input plus output tokens of the whole trace.
+    pub fn total_tokens(&self) -> i64 {
+        self.input_tokens.saturating_add(self.output_tokens)
+    }
+}
+
+/// The span store on one SQLite file (or in memory). `Send + Sync`: one connection behind a
+/// mutex; open one store per process and share it, or open several (also from other processes):
+/// WAL and a 5 s busy timeout let one writer and many readers work at once.
+pub struct SqliteSpanStore {
+    conn: Mutex<Connection>,
+    path: Option<PathBuf>,
+    /// The file's name in error messages.
+    label: String,
+}
+
+impl std::fmt::Debug for SqliteSpanStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteSpanStore")
+            .field("file", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a trace id (or prefix) found.
+enum Lookup {
+    Spans(Vec<SpanRecord>),
+    Ambiguous(Vec<String>),
+}
+
+impl SqliteSpanStore {
+    /// Opens the span store at `path`, creating the file and its parent directories if needed,
+    /// and migrates it to the current schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteSpanStore, StoreError> {
+        let path = path.as_ref();
+        let label = path.display().to_string();
+        let conn = sqlite_file::open_file(path, &SCHEMA)
+            .map_err(|error| StoreError::setup(label.clone(), error))?;
+        Ok(SqliteSpanStore::from_connection(
+            conn,
+            Some(path.to_path_buf()),
+            label,
+        ))
+    }
+
+    /// A span store in memory, gone when dropped.
+    pub fn open_in_memory() -> Result<SqliteSpanStore, StoreError> {
+        let label = ":memory:".to_string();
+        let conn = sqlite_file::open_in_memory(&SCHEMA)
+            .map_err(|error| StoreError::setup(label.clone(), error))?;
+        Ok(SqliteSpanStore::from_connection(conn, None, label))
+    }
+
+    fn from_connection(conn: Connection, path: Option<PathBuf>, label: String) -> SqliteSpanStore {
+        // Room for every statement of this module, so none is ever re-prepared.
+        conn.set_prepared_statement_cache_capacity(16);
+        SqliteSpanStore {
+            conn: Mutex::new(conn),
+            path,
+            label,
+        }
+    }
+
+    /// The file, `None` in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The schema version this build writes (`PRAGMA user_version` of an up-to-date file).
+    pub fn schema_version() -> i64 {
+        SCHEMA.latest_version()
+    }
+
+    /// Writes `spans` in one transaction and returns how many were new. A span already stored
+    /// (same trace_id and span_id, from this batch or an earlier one) is skipped: the first write
+    /// wins. A malformed id refuses the whole batch with [`StoreError::InvalidSpan`].
+    pub fn insert_spans(&self, spans: &[SpanRecord]) -> Result<usize, StoreError> {
+        for (index, span) in spans.iter().enumerate() {
+            span.check().map_err(|reason| StoreError::InvalidSpan {
+                index,
+                trace_id: span.trace_id.clone(),
+                span_id: span.span_id.clone(),
+                reason,
+            })?;
+        }
+        if spans.is_empty() {
+            return Ok(0);
+        }
+        self.with_conn("writing spans", |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut new = 0;
+            {
+                let mut insert = tx.prepare_cached(INSERT_SPAN)?;
+                for span in spans {
+                    new += insert.execute(named_params! {
+                        ":trace_id": span.trace_id,
+                        ":span_id": span.span_id,
+                        ":parent_span_id": span.parent_span_id,
+                        ":name": span.name,
+                        ":kind": span.kind,
+                        ":service_name": span.service_name,
+                        ":start_unix_nanos": span.start_unix_nanos,
+                        ":end_unix_nanos": span.end_unix_nanos,
+                        ":status": span.status.otlp_code(),
+                        ":status_message": span.status_message,
+                        ":provider": span.provider,
+                        ":model": span.model,
+                        ":input_tokens": span.input_tokens,
+                        ":output_tokens": span.output_tokens,
+                        ":cache_read_input_tokens": span.cache_read_input_tokens,
+                        ":cache_creation_input_tokens": span.cache_creation_input_tokens,
+                        ":reasoning_output_tokens": span.reasoning_output_tokens,
+                        ":session_id": span.session_id,
+                        ":user_id": span.user_id,
+                        ":input": span.input,
+                        ":output": span.output,
+                        ":attributes": span.attributes,
+                        ":events": span.events,
+                    })?;
+                }
+            }
+            tx.commit()?;
+            Ok(new)
+        })
+    }
+
+    /// The most recent traces that pass `filter`, newest first (by trace start, then trace id
+    /// descending).
+    ///
+    /// Spans are scanned newest start first through an index; each trace met for the first time
+    /// is summarized (one index lookup) and kept if it passes the filter. The scan stops as soon
+    /// as no trace not yet met can be newer than the last one kept: a trace not met yet started
+    /// no later than the span being scanned. So only the newest traces are aggregated, however
+    /// large the file, and the order is right even when a root span arrives after its children.
+    pub fn recent_traces(&self, filter: &TraceFilter) -> Result<Vec<TraceSummary>, StoreError> {
+        let limit = filter.effective_limit();
+        // Traces start before `until` (exclusive), so their earliest span starts at most until-1.
+        let latest_start = match filter.until_unix_nanos {
+            None => i64::MAX,
+            Some(until) => match until.checked_sub(1) {
+                Some(latest) => latest,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let name_lower = filter.name_contains.as_deref().map(str::to_lowercase);
+        self.with_conn("listing recent traces", |conn| {
+            // One read transaction: every query sees the same snapshot.
+            let tx = conn.transaction()?;
+            let mut scan = match &filter.session_id {
+                Some(_) => tx.prepare_cached(SCAN_SESSION_SPAN_STARTS)?,
+                None => tx.prepare_cached(SCAN_SPAN_STARTS)?,
+            };
+            let mut rows = match &filter.session_id {
+                Some(session) => scan.query(rusqlite::params![latest_start, session])?,
+                None => scan.query([latest_start])?,
+            };
+            let mut summarize = tx.prepare_cached(SUMMARY_OF_TRACE)?;
+            let mut seen = HashSet::new();
+            // Kept sorted newest first, at most `limit` long.
+            let mut kept: Vec<TraceSummary> = Vec::with_capacity(limit.min(64));
+            while let Some(row) = rows.next()? {
+                let trace_id: String = row.get(0)?;
+                let span_start: i64 = row.get(1)?;
+                if filter
+                    .since_unix_nanos
+                    .is_some_and(|since| span_start < since)
+                {
+                    break;
+                }
+                if kept.len() == limit
+                    && kept
+                        .last()
+                        .is_some_and(|last| span_start < last.start_unix_nanos)
+                {
+                    break;
+                }
+                if seen.contains(&trace_id) {
+                    continue;
+                }
+                let summary = summarize
+                    .query_row([&trace_id], summary_from_row)
+                    .optional()?;
+                seen.insert(trace_id);
+                let Some(summary) = summary else { continue };
+                if !filter.matches(&summary, name_lower.as_deref()) {
+                    continue;
+                }
+                fn key(t: &TraceSummary) -> (i64, &str) {
+                    (t.start_unix_nanos, &t.trace_id)
+                }
+                let at = kept.partition_point(|t| key(t) > key(&summary));
+                if at < limit {
+                    kept.insert(at, summary);
+                    kept.truncate(limit);
+                }
+            }
+            Ok(kept)
+        })
+    }
+
+    /// All spans of one trace, ordered by start time then span id; empty if no span of it is
+    /// stored. `trace_id` is the full id or a prefix of at least [`MIN_TRACE_ID_PREFIX`] hex
+    /// characters (any case) that starts exactly one stored trace id.
+    pub fn trace(&self, trace_id: &str) -> Result<Vec<SpanRecord>, StoreError> {
+        let given = trace_id;
+        let id = given.trim().to_ascii_lowercase();
+        let invalid = |reason| StoreError::InvalidTraceId {
+            given: given.to_string(),
+            reason,
+        };
+        if !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(invalid("it has characters other than 0-9 and a-f"));
+        }
+        if id.len() > 32 {
+            return Err(invalid("it is longer than 32 characters"));
+        }
+        if id.len() < MIN_TRACE_ID_PREFIX {
+            return Err(invalid("it is too short to pick one trace"));
+        }
+        let lookup = self.with_conn("reading a trace", |conn| {
+            let tx = conn.transaction()?;
+            let full_id = if id.len() == 32 {
+                id.clone()
+            } else {
+                let mut stmt = tx.prepare_cached(SELECT_TRACE_IDS_WITH_PREFIX)?;
+                let above = format!("{id}g");
+                let matches = stmt
+                    .query_map([&id, &above], |row| row.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                match matches.len() {
+                    0 => return Ok(Lookup::Spans(Vec::new())),
+                    1 => matches.into_iter().next().unwrap_or_default(),
+                    _ => return Ok(Lookup::Ambiguous(matches.into_iter().take(5).collect())),
+                }
+            };
+            let mut stmt = tx.prepare_cached(SELECT_TRACE_SPANS)?;
+            let spans = stmt
+                .query_map([&full_id], span_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Lookup::Spans(spans))
+        })?;
+        match lookup {
+            Lookup::Spans(spans) => Ok(spans),
+            Lookup::Ambiguous(matches) => Err(StoreError::AmbiguousTraceId {
+                prefix: id,
+                matches,
+            }),
+        }
+    }
+
+    /// For `tail`: the traces with a span that ended at or after `since_unix_nanos`, oldest trace
+    /// first (by trace start, then trace id), each summarized over all its spans.
+    pub fn traces_updated_since(
+        &self,
+        since_unix_nanos: i64,
+    ) -> Result<Vec<TraceSummary>, StoreError> {
+        self.with_conn("listing updated traces", |conn| {
+            let mut stmt = conn.prepare_cached(SUMMARIES_UPDATED_SINCE)?;
+            stmt.query_map([since_unix_nanos], summary_from_row)?
+                .collect()
+        })
+    }
+
+    /// How many spans the store holds.
+    pub fn span_count(&self) -> Result<i64, StoreError> {
+        self.with_conn("counting spans", |conn| {
+            conn.prepare_cached(COUNT_SPANS)?
+                .query_row([], |row| row.get(0))
+        })
+    }
+
+    /// Retention: deletes the whole traces whose spans all ended before `unix_nanos` (a trace
+    /// with one span ending later is kept whole). Returns how many spans were deleted. The file
+    /// does not shrink: SQLite reuses the freed pages for new spans.
+    pub fn delete_older_than(&self, unix_nanos: i64) -> Result<usize, StoreError> {
+        self.with_conn("deleting old traces", |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let deleted = tx
+                .prepare_cached(DELETE_TRACES_ENDED_BEFORE)?
+                .execute([unix_nanos])?;
+            tx.commit()?;
+            Ok(deleted)
+        })
+    }
+
+    /// Runs `work` on the connection and names the file and the action in its error.
+    fn with_conn<T>(
+        &self,
+        action: &'static str,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        // A panic while the lock was held leaves no transaction open (a dropped Transaction
+        // rolls back), so the connection is still good.
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        work(&mut conn).map_err(|source| {
+            let file = self.label.clone();
+            if sqlite_file::is_busy(&source) {
+                StoreError::Busy {
+                    file,
+                    action,
+                    source,
+                }
+            } else {
+                StoreError::Sqlite {
+                    file,
+                    action,
+                    source,
+                }
+            }
+        })
+    }
+}
+
+/// Reads a row of [`SELECT_TRACE_SPANS`].
+fn span_from_row(row: &Row<'_>) -> rusqlite::Result<SpanRecord> {
+    let code: i64 = row.get(8)?;
+    let status = SpanStatus::from_otlp_code(code).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            8,
+            rusqlite::types::Type::Integer,
+            format!("span status {code} is not an OTLP status code (0, 1 or 2)").into(),
+        )
+    })?;
+    Ok(SpanRecord {
+        trace_id: row.get(0)?,
+        span_id: row.get(1)?,
+        parent_span_id: row.get(2)?,
+        name: row.get(3)?,
+        kind: row.get(4)?,
+        service_name: row.get(5)?,
+        start_unix_nanos: row.get(6)?,
+        end_unix_nanos: row.get(7)?,
+        status,
+        status_message: row.get(9)?,
+        provider: row.get(10)?,
+        model: row.get(11)?,
+        input_tokens: row.get(12)?,
+        output_tokens: row.get(13)?,
+        cache_read_input_tokens: row.get(14)?,
+        cache_creation_input_tokens: row.get(15)?,
+        reasoning_output_tokens: row.get(16)?,
+        session_id: row.get(17)?,
+        user_id: row.get(18)?,
+        input: row.get(19)?,
+        output: row.get(20)?,
+        attributes: row.get(21)?,
+        events: row.get(22)?,
+    })
+}
+
+/// Reads a row of the `summary_sql!` queries.
+fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<TraceSummary> {
+    Ok(TraceSummary {
+        trace_id: row.get(0)?,
+        root_name: row.get(1)?,
+        service_name: row.get(2)?,
+        session_id: row.get(3)?,
+        start_unix_nanos: row.get(4)?,
+        end_unix_nanos: row.get(5)?,
+        span_count: row.get(6)?,
+        input_tokens: row.get(7)?,
+        output_tokens: row.get(8)?,
+        error_count: row.get(9)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The query plan of `sql`, one detail line per step.
+    fn plan(store: &SqliteSpanStore, sql: &str, params: &[&dyn rusqlite::ToSql]) -> String {
+        let conn = store.conn.lock().unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(params, |row| row.get::<_, String>(3))
+            .unwrap();
+        rows.map(|row| row.unwrap()).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn hot_queries_use_their_indexes() {
+        let store = SqliteSpanStore::open_in_memory().unwrap();
+        let scan = plan(&store, SCAN_SPAN_STARTS, &[&0i64]);
+        assert!(scan.contains("COVERING INDEX spans_by_start"), "{scan}");
+        let session = plan(&store, SCAN_SESSION_SPAN_STARTS, &[&0i64, &"s"]);
+        assert!(session.contains("INDEX spans_by_session"), "{session}");
+        assert!(!session.contains("TEMP B-TREE"), "{session}");
+        let summary = plan(&store, SUMMARY_OF_TRACE, &[&"t"]);
+        assert!(summary.contains("sqlite_autoindex_spans_1"), "{summary}");
+        assert!(!summary.contains("SCAN spans"), "{summary}");
+        let updated = plan(&store, SUMMARIES_UPDATED_SINCE, &[&0i64]);
+        assert!(updated.contains("spans_by_end"), "{updated}");
+        assert!(!updated.contains("SCAN spans\n"), "{updated}");
+        let prefix = plan(&store, SELECT_TRACE_IDS_WITH_PREFIX, &[&"a", &"b"]);
+        assert!(
+            prefix.contains("sqlite_autoindex_spans_1 (trace_id>? AND trace_id<?)"),
+            "{prefix}"
+        );
+        let delete = plan(&store, DELETE_TRACES_ENDED_BEFORE, &[&0i64]);
+        assert!(delete.contains("spans_by_end"), "{delete}");
+    }
+
+    #[test]
+    fn malformed_ids_are_refused_before_anything_is_written() {
+        let store = SqliteSpanStore::open_in_memory().unwrap();
+        let good = SpanRecord::new("0".repeat(32), "1".repeat(16), "ok", 1, 2);
+        let mut upper = SpanRecord::new("A".repeat(32), "1".repeat(16), "bad", 1, 2);
+        let error = store
+            .insert_spans(&[good.clone(), upper.clone()])
+            .unwrap_err();
+        assert!(
+            matches!(error, StoreError::InvalidSpan { index: 1, .. }),
+            "{error}"
+        );
+        upper.trace_id = "a".repeat(32);
+        upper.parent_span_id = Some(String::new());
+        assert!(store.insert_spans(&[upper]).is_err());
+        assert_eq!(store.span_count().unwrap(), 0);
+        assert_eq!(store.insert_spans(&[good]).unwrap(), 1);
+    }
+}
