@@ -62,11 +62,20 @@ const KINDS: [(&str, &str); 7] = [
 ];
 
 fn parse_options(args: TokenStream2) -> syn::Result<Options> {
-    let mut options =
-        Options { name: None, kind: None, skip: Vec::new(), capture_input: true, capture_output: true };
+    let mut options = Options {
+        name: None,
+        kind: None,
+        skip: Vec::new(),
+        capture_input: true,
+        capture_output: true,
+    };
     let mut seen: Vec<String> = Vec::new();
     let parser = syn::meta::parser(|meta| {
-        let key = meta.path.get_ident().map(Ident::to_string).unwrap_or_default();
+        let key = meta
+            .path
+            .get_ident()
+            .map(Ident::to_string)
+            .unwrap_or_default();
         if seen.contains(&key) {
             return Err(meta.error(format!("`{key}` is given twice")));
         }
@@ -144,7 +153,11 @@ fn argument_idents(function: &ItemFn) -> Vec<Ident> {
 fn returns_result(output: &ReturnType) -> bool {
     match output {
         ReturnType::Type(_, ty) => match &**ty {
-            Type::Path(path) => path.path.segments.last().is_some_and(|segment| segment.ident == "Result"),
+            Type::Path(path) => path
+                .path
+                .segments
+                .last()
+                .is_some_and(|segment| segment.ident == "Result"),
             _ => false,
         },
         ReturnType::Default => false,
@@ -167,7 +180,11 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
                 Ok(syn::Item::Struct(s)) => s.struct_token.span,
                 Ok(syn::Item::Enum(e)) => e.enum_token.span,
                 Ok(other) => other.span(),
-                Err(_) => item.clone().into_iter().next().map_or_else(Span::call_site, |t| t.span()),
+                Err(_) => item
+                    .clone()
+                    .into_iter()
+                    .next()
+                    .map_or_else(Span::call_site, |t| t.span()),
             };
             return Err(syn::Error::new(
                 what,
@@ -176,7 +193,10 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         }
     };
     if let Some(constness) = &function.sig.constness {
-        return Err(syn::Error::new(constness.span, "#[observe] cannot be used on a `const fn`"));
+        return Err(syn::Error::new(
+            constness.span,
+            "#[observe] cannot be used on a `const fn`",
+        ));
     }
 
     let arguments = argument_idents(&function);
@@ -184,20 +204,40 @@ fn expand(args: TokenStream2, item: TokenStream2) -> syn::Result<TokenStream2> {
         if !arguments.contains(skipped) {
             return Err(syn::Error::new(
                 skipped.span(),
-                format!("`skip({skipped})` names no argument of `{}`", function.sig.ident),
+                format!(
+                    "`skip({skipped})` names no argument of `{}`",
+                    function.sig.ident
+                ),
             ));
         }
     }
-    let captured: Vec<&Ident> = arguments.iter().filter(|a| !options.skip.contains(a)).collect();
-    let captured_names: Vec<String> =
-        captured.iter().map(|a| a.to_string().trim_start_matches("r#").to_string()).collect();
+    let captured: Vec<&Ident> = arguments
+        .iter()
+        .filter(|a| !options.skip.contains(a))
+        .collect();
+    let captured_names: Vec<String> = captured
+        .iter()
+        .map(|a| a.to_string().trim_start_matches("r#").to_string())
+        .collect();
 
-    let ItemFn { attrs, vis, sig, block } = function;
+    let ItemFn {
+        attrs,
+        vis,
+        sig,
+        block,
+    } = function;
     let fn_name = sig.ident.to_string();
-    let span_name = options.name.as_ref().map_or_else(|| fn_name.clone(), LitStr::value);
+    let span_name = options
+        .name
+        .as_ref()
+        .map_or_else(|| fn_name.clone(), LitStr::value);
     let kind = match &options.kind {
         Some(kind) => {
-            let variant = KINDS.iter().find(|(name, _)| kind == name).map(|(_, v)| *v).unwrap_or("Chain");
+            let variant = KINDS
+                .iter()
+                .find(|(name, _)| kind == name)
+                .map(|(_, v)| *v)
+                .unwrap_or("Chain");
             let variant = Ident::new(variant, kind.span());
             quote!(::core::option::Option::Some(::agentstack::__private::SpanKind::#variant))
         }
