@@ -32,7 +32,7 @@ pub fn luhn_valid(digits: &str) -> bool {
         sum += d;
         count += 1;
     }
-    count >= 2 && sum % 10 == 0
+    count >= 2 && sum.is_multiple_of(10)
 }
 
 /// Whether `s` is a valid IBAN: a known country code, that country's length, two check digits and an

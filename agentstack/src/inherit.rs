@@ -41,22 +41,28 @@ pub(crate) fn set_inherited(key: &'static str, value: &str) {
     attributes.push(kv);
 }
 
-/// Copies what the parent carries onto a span being started.
+/// What a span being started under `parent` inherits; remembers it for the span's own children.
 #[inline]
-pub(crate) fn on_start(span: &mut opentelemetry_sdk::trace::Span, parent: &Context) {
+pub(crate) fn inherited_by(parent: &Context, child: SpanId) -> Option<Vec<KeyValue>> {
     if !INHERITED.in_use.load(Ordering::Acquire) {
-        return;
+        return None;
     }
     let parent_id = parent.span().span_context().span_id();
     if parent_id == SpanId::INVALID {
-        return;
+        return None;
     }
     let mut by_span = INHERITED.by_span.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(attributes) = by_span.get(&parent_id).cloned() {
-        for kv in &attributes {
-            span.set_attribute(kv.clone());
-        }
-        by_span.insert(span.span_context().span_id(), attributes);
+    let attributes = by_span.get(&parent_id).cloned()?;
+    by_span.insert(child, attributes.clone());
+    Some(attributes)
+}
+
+/// Copies what the parent carries onto an SDK span being started (`tracing` spans).
+#[inline]
+pub(crate) fn on_start(span: &mut opentelemetry_sdk::trace::Span, parent: &Context) {
+    let child = span.span_context().span_id();
+    for kv in inherited_by(parent, child).unwrap_or_default() {
+        span.set_attribute(kv);
     }
 }
 

@@ -36,6 +36,7 @@ mod diag;
 pub mod genai;
 mod inherit;
 mod local;
+mod observed;
 mod otlp_http;
 mod pipeline;
 mod sanitize;

@@ -2,16 +2,14 @@
 //! or when its future is dropped.
 //!
 //! This is the SDK's hot path. With no pipeline running, [`ObservedSpan::start`] is one atomic
-//! load and nothing is captured.
+//! load and nothing is captured; with one, it makes a `LightSpan` (see `observed.rs`).
 
-use std::borrow::Cow;
-
-use opentelemetry::trace::{SpanKind as OtelSpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanKind as OtelSpanKind, Status, TraceContextExt};
 use opentelemetry::{Context, ContextGuard, KeyValue};
 
 use crate::capture::JsonCapture;
 use crate::genai::attr;
-use crate::pipeline;
+use crate::{observed, pipeline};
 
 /// What an observed function is, in the vocabulary of agent tracing. Recorded as
 /// `agentstack.span.kind`, and mapped to `gen_ai.operation.name` where the GenAI conventions
@@ -60,7 +58,7 @@ impl SpanKind {
     }
 
     /// Model calls leave the process (CLIENT); everything else is INTERNAL.
-    fn otel_kind(self) -> OtelSpanKind {
+    pub(crate) fn otel_kind(self) -> OtelSpanKind {
         match self {
             SpanKind::Llm | SpanKind::Embedding => OtelSpanKind::Client,
             _ => OtelSpanKind::Internal,
@@ -107,28 +105,7 @@ impl ObservedSpan {
             return ObservedSpan { active: None };
         };
         let parent = Context::current();
-        let mut attributes = Vec::with_capacity(4);
-        attributes.push(KeyValue::new(attr::CODE_FUNCTION, meta.function));
-        if let Some(kind) = meta.kind {
-            attributes.push(KeyValue::new(attr::SPAN_KIND, kind.as_str()));
-            if let Some(operation) = kind.operation_name() {
-                attributes.push(KeyValue::new(attr::OPERATION_NAME, operation));
-            }
-            match kind {
-                SpanKind::Agent => attributes.push(KeyValue::new(attr::AGENT_NAME, meta.name)),
-                SpanKind::Tool => attributes.push(KeyValue::new(attr::TOOL_NAME, meta.name)),
-                _ => {}
-            }
-        }
-        let tracer = pipeline.tracer();
-        let span = tracer
-            .span_builder(Cow::Borrowed(meta.name))
-            .with_kind(
-                meta.kind
-                    .map_or(OtelSpanKind::Internal, SpanKind::otel_kind),
-            )
-            .with_attributes(attributes)
-            .start_with_context(tracer, &parent);
+        let span = observed::start(meta, &parent);
         ObservedSpan {
             active: Some(ActiveSpan {
                 cx: parent.with_span(span),

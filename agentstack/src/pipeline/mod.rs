@@ -28,7 +28,7 @@ use crate::diag;
 use crate::local::LocalStore;
 use crate::sanitize::SpanSanitizer;
 use processor::RingBufferProcessor;
-use ring_buffer::SpanRingBuffer;
+use ring_buffer::{FinishedSpan, SpanRingBuffer};
 use worker::{ExportWorker, Sink};
 
 /// Messages to the export thread.
@@ -51,6 +51,41 @@ pub(crate) struct Shared {
     flush_timeout: Duration,
     wake_pending: AtomicBool,
     control: mpsc::Sender<Control>,
+    /// The instrumentation scope of `#[observe]` spans.
+    scope: InstrumentationScope,
+}
+
+impl Shared {
+    /// Hands a finished span to the export thread; never blocks. A full buffer drops the span
+    /// and counts it (with one warning per process).
+    #[inline]
+    pub(crate) fn submit(&self, span: FinishedSpan) {
+        COUNTERS.recorded.fetch_add(1, Ordering::Relaxed);
+        if self.ring.push(span).is_err() {
+            COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
+            if !COUNTERS.drop_warned.swap(true, Ordering::Relaxed) {
+                diag::warn(format_args!(
+                    "the span buffer is full ({} spans): spans are being dropped; agentstack::stats() counts them. \
+                     Raise buffer_capacity or check that the endpoint keeps up",
+                    self.capacity
+                ));
+            }
+            return;
+        }
+        if self.ring.len() >= self.flush_every_spans
+            && !self.wake_pending.swap(true, Ordering::AcqRel)
+        {
+            let _ = self.control.send(Control::Wake);
+        }
+    }
+}
+
+/// Hands an ended `#[observe]` span to the running pipeline (dropped if it stopped meanwhile).
+#[inline]
+pub(crate) fn submit_observed(span: Box<crate::observed::RawSpan>) {
+    if let Some(pipeline) = active() {
+        pipeline.shared.submit(FinishedSpan::Observed(span));
+    }
 }
 
 /// Process-wide counters; they outlive a pipeline so that totals can be read after shutdown.
@@ -124,9 +159,6 @@ pub(crate) struct Pipeline {
 }
 
 impl Pipeline {
-    pub(crate) fn tracer(&self) -> &SdkTracer {
-        &self.tracer
-    }
     pub(crate) fn config(&self) -> &Config {
         &self.config
     }
@@ -238,6 +270,9 @@ pub(crate) fn start(config: Config) -> AgentStackGuard {
     };
     let resource = build_resource(&config);
     let (control_tx, control_rx) = mpsc::channel();
+    let scope = InstrumentationScope::builder("agentstack")
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build();
     let shared = Arc::new(Shared {
         ring: SpanRingBuffer::new(config.buffer_capacity),
         capacity: config.buffer_capacity,
@@ -246,6 +281,7 @@ pub(crate) fn start(config: Config) -> AgentStackGuard {
         flush_timeout: config.export_timeout + Duration::from_secs(1),
         wake_pending: AtomicBool::new(false),
         control: control_tx,
+        scope: scope.clone(),
     });
     let sink = match &config.mode {
         ExportMode::Otlp => Sink::Otlp {
@@ -279,9 +315,6 @@ pub(crate) fn start(config: Config) -> AgentStackGuard {
             shared: Arc::clone(&shared),
         })
         .with_resource(resource)
-        .build();
-    let scope = InstrumentationScope::builder("agentstack")
-        .with_version(env!("CARGO_PKG_VERSION"))
         .build();
     let tracer = provider.tracer_with_scope(scope);
     opentelemetry::global::set_tracer_provider(provider.clone());

@@ -5,7 +5,6 @@
 //! calls that wait, and only up to their timeout.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -13,8 +12,8 @@ use opentelemetry::Context;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
-use super::{COUNTERS, Control, Shared};
-use crate::{diag, inherit};
+use super::{Control, FinishedSpan, Shared};
+use crate::inherit;
 
 #[derive(Debug)]
 pub(crate) struct RingBufferProcessor {
@@ -46,23 +45,7 @@ impl SpanProcessor for RingBufferProcessor {
     #[inline]
     fn on_end(&self, span: SpanData) {
         inherit::on_end(span.span_context.span_id());
-        COUNTERS.recorded.fetch_add(1, Ordering::Relaxed);
-        if self.shared.ring.push(span).is_err() {
-            COUNTERS.dropped.fetch_add(1, Ordering::Relaxed);
-            if !COUNTERS.drop_warned.swap(true, Ordering::Relaxed) {
-                diag::warn(format_args!(
-                    "the span buffer is full ({} spans): spans are being dropped; agentstack::stats() counts them. \
-                     Raise buffer_capacity or check that the endpoint keeps up",
-                    self.shared.capacity
-                ));
-            }
-            return;
-        }
-        if self.shared.ring.len() >= self.shared.flush_every_spans
-            && !self.shared.wake_pending.swap(true, Ordering::AcqRel)
-        {
-            let _ = self.shared.control.send(Control::Wake);
-        }
+        self.shared.submit(FinishedSpan::Sdk(Box::new(span)));
     }
 
     fn force_flush(&self) -> OTelSdkResult {

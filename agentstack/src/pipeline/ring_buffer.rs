@@ -4,13 +4,25 @@
 //! the span is handed back and the caller counts it as dropped.
 
 use crossbeam_queue::ArrayQueue;
+use opentelemetry::InstrumentationScope;
 use opentelemetry_sdk::trace::SpanData;
 
-/// Finished spans waiting for export. Spans are boxed so that the buffer's fixed allocation is
-/// one pointer per slot, not one `SpanData` per slot.
+use crate::observed::RawSpan;
+
+/// A finished span of either origin. Both are boxed so that the buffer's fixed allocation is
+/// two words per slot, not one `SpanData` per slot.
+#[derive(Debug)]
+pub(crate) enum FinishedSpan {
+    /// From `#[observe]`: converted to `SpanData` on the export thread.
+    Observed(Box<RawSpan>),
+    /// From the OpenTelemetry SDK tracer (`tracing` spans through tracing-opentelemetry).
+    Sdk(Box<SpanData>),
+}
+
+/// Finished spans waiting for export.
 #[derive(Debug)]
 pub(crate) struct SpanRingBuffer {
-    queue: ArrayQueue<Box<SpanData>>,
+    queue: ArrayQueue<FinishedSpan>,
 }
 
 impl SpanRingBuffer {
@@ -22,16 +34,17 @@ impl SpanRingBuffer {
 
     /// Adds a span; gives it back when the buffer is full.
     #[inline]
-    pub(crate) fn push(&self, span: SpanData) -> Result<(), Box<SpanData>> {
-        self.queue.push(Box::new(span))
+    pub(crate) fn push(&self, span: FinishedSpan) -> Result<(), FinishedSpan> {
+        self.queue.push(span)
     }
 
-    /// Takes up to `max` spans, oldest first.
-    pub(crate) fn pop_batch(&self, max: usize) -> Vec<SpanData> {
+    /// Takes up to `max` spans, oldest first, as `SpanData` (observed spans get `scope`).
+    pub(crate) fn pop_batch(&self, max: usize, scope: &InstrumentationScope) -> Vec<SpanData> {
         let mut batch = Vec::with_capacity(max.min(self.queue.len()));
         while batch.len() < max {
             match self.queue.pop() {
-                Some(span) => batch.push(*span),
+                Some(FinishedSpan::Observed(span)) => batch.push(span.into_span_data(scope)),
+                Some(FinishedSpan::Sdk(span)) => batch.push(*span),
                 None => break,
             }
         }

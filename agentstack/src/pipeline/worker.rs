@@ -83,7 +83,10 @@ impl ExportWorker {
             if waiting == 0 || (!all && waiting < self.shared.flush_every_spans) {
                 return;
             }
-            let batch = self.shared.ring.pop_batch(self.max_export_batch);
+            let batch = self
+                .shared
+                .ring
+                .pop_batch(self.max_export_batch, &self.shared.scope);
             if batch.is_empty() {
                 return;
             }
