@@ -1,0 +1,94 @@
+//! `agentstack`: one binary, one subcommand per role. Today it is the terminal viewer of the
+//! local trace file (`traces`, `show`, `tail`, in `viewer/`); the server roles (`serve`,
+//! `collector`, `worker`, `api`) join as further subcommands.
+
+mod viewer;
+
+use std::io;
+use std::process::ExitCode;
+
+use anstream::ColorChoice;
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Tracing for LLM agents: look at the traces your agents write.
+#[derive(Debug, Parser)]
+#[command(
+    name = "agentstack",
+    version,
+    after_help = "\
+Traces come from the agentstack SDK: call agentstack::init() in your agent (with
+AGENTSTACK_MODE=local, the default without an endpoint) and it writes ./.agentstack/traces.db.
+
+Examples:
+  agentstack traces --since 1h              the last hour's traces, newest first
+  agentstack traces --status error --json   failed traces, as JSON lines
+  agentstack show 4bf92f35                  one trace as a tree (the id prefix from `traces`)
+  agentstack show 4bf92f35 --io             … with each span's input and output
+  agentstack show 4bf92f35 --span 00f067aa  one span in full
+  agentstack tail --name research           follow traces as they arrive"
+)]
+struct Cli {
+    /// When to colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto, global = true)]
+    color: ColorWhen,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List recent traces, newest first: time, id, root span, duration, spans, tokens, status
+    Traces(viewer::TracesArgs),
+    /// Show one trace as a tree of spans, with durations, models, tokens and errors
+    Show(viewer::ShowArgs),
+    /// Follow traces as they arrive: a line when a trace appears or changes, until Ctrl-C
+    Tail(viewer::TailArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+impl From<ColorWhen> for ColorChoice {
+    fn from(when: ColorWhen) -> ColorChoice {
+        match when {
+            ColorWhen::Auto => ColorChoice::Auto,
+            ColorWhen::Always => ColorChoice::Always,
+            ColorWhen::Never => ColorChoice::Never,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let color = ColorChoice::from(cli.color);
+    // Messages on stderr follow the same choice.
+    color.write_global();
+    let mut term = viewer::Terminal::new(color);
+    let result = match &cli.command {
+        Command::Traces(args) => viewer::traces(args, &mut term),
+        Command::Show(args) => viewer::show(args, &mut term),
+        Command::Tail(args) => viewer::tail(args, &mut term),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`agentstack traces | head`): not an error.
+        Err(error)
+            if error
+                .downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            use std::io::Write;
+            let style = anstyle::AnsiColor::Red.on_default().bold();
+            let _ = writeln!(anstream::stderr(), "{style}error:{style:#} {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
