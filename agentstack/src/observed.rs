@@ -7,7 +7,10 @@
 //! tracing-opentelemetry) and the OpenTelemetry API all see it as the current span and parent.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 use std::time::SystemTime;
+
+use crossbeam_queue::ArrayQueue;
 
 use opentelemetry::trace::{
     Event, Link, SpanContext, SpanId, SpanKind as OtelSpanKind, Status, TraceContextExt, TraceFlags,
@@ -69,23 +72,52 @@ pub(crate) fn start(meta: &'static SpanMeta, parent: &Context) -> LightSpan {
         false,
         trace_state,
     );
-    let attributes = inherit::inherited_by(parent, span_context.span_id()).unwrap_or_default();
-    LightSpan {
-        span_context: span_context.clone(),
-        data: Some(Box::new(RawSpan {
+    let inherited = inherit::inherited_by(parent, span_context.span_id());
+    let mut data = match RECYCLED.pop() {
+        Some(mut data) => {
+            // The vectors were drained on the export thread and keep their capacity.
+            data.meta = meta;
+            data.name = None;
+            data.span_context = span_context.clone();
+            data.parent_span_id = parent_span_id;
+            data.parent_is_remote = parent_is_remote;
+            data.status = Status::Unset;
+            data
+        }
+        None => Box::new(RawSpan {
             meta,
             name: None,
-            span_context,
+            span_context: span_context.clone(),
             parent_span_id,
             parent_is_remote,
-            start_time: SystemTime::now(),
+            start_time: SystemTime::UNIX_EPOCH,
             end_time: SystemTime::UNIX_EPOCH,
-            attributes,
+            attributes: Vec::new(),
             events: Vec::new(),
             links: Vec::new(),
             status: Status::Unset,
-        })),
+        }),
+    };
+    if let Some(inherited) = inherited {
+        data.attributes.extend(inherited);
     }
+    data.start_time = SystemTime::now();
+    LightSpan {
+        span_context,
+        data: Some(data),
+    }
+}
+
+/// Boxes of exported spans, handed back by the export thread for the next spans to reuse.
+///
+/// Allocating on the traced thread and freeing on the export thread is the slow case of most
+/// allocators (glibc's above all); recycling the box and its vectors' capacity keeps both the
+/// allocation and the free off the hot path. Bounded: past it, boxes are simply freed.
+static RECYCLED: LazyLock<ArrayQueue<Box<RawSpan>>> = LazyLock::new(|| ArrayQueue::new(4096));
+
+/// Returns an exported span's box (its vectors already drained) for reuse.
+pub(crate) fn recycle(span: Box<RawSpan>) {
+    let _ = RECYCLED.push(span);
 }
 
 impl opentelemetry::trace::Span for LightSpan {
@@ -173,8 +205,9 @@ impl Drop for LightSpan {
 
 impl RawSpan {
     /// The span as the OpenTelemetry SDK would have made it: static attributes from the meta
-    /// first, then those set at run time. Runs on the export thread.
-    pub(crate) fn into_span_data(self, scope: &InstrumentationScope) -> SpanData {
+    /// first, then those set at run time. Runs on the export thread; drains the vectors so that
+    /// the box can be recycled with their capacity.
+    pub(crate) fn take_span_data(&mut self, scope: &InstrumentationScope) -> SpanData {
         let meta = self.meta;
         let mut attributes = Vec::with_capacity(self.attributes.len() + 4);
         attributes.push(KeyValue::new(attr::CODE_FUNCTION, meta.function));
@@ -191,26 +224,26 @@ impl RawSpan {
         }
         // A run-time value of the same key (a renamed agent, say) wins over the static one.
         attributes.retain(|kv| !self.attributes.iter().any(|dynamic| dynamic.key == kv.key));
-        attributes.extend(self.attributes);
+        attributes.extend(self.attributes.drain(..));
         let mut events = SpanEvents::default();
-        events.events = self.events;
+        events.events = self.events.drain(..).collect();
         let mut links = SpanLinks::default();
-        links.links = self.links;
+        links.links = self.links.drain(..).collect();
         SpanData {
-            span_context: self.span_context,
+            span_context: self.span_context.clone(),
             parent_span_id: self.parent_span_id,
             parent_span_is_remote: self.parent_is_remote,
             span_kind: meta
                 .kind
                 .map_or(OtelSpanKind::Internal, SpanKind::otel_kind),
-            name: self.name.unwrap_or(Cow::Borrowed(meta.name)),
+            name: self.name.take().unwrap_or(Cow::Borrowed(meta.name)),
             start_time: self.start_time,
             end_time: self.end_time,
             attributes,
             dropped_attributes_count: 0,
             events,
             links,
-            status: self.status,
+            status: std::mem::replace(&mut self.status, Status::Unset),
             instrumentation_scope: scope.clone(),
         }
     }
@@ -264,7 +297,7 @@ mod tests {
         span.set_attribute(KeyValue::new("x", 2));
         span.set_status(Status::Ok);
         span.set_status(Status::error("later error does not replace Ok"));
-        let data = take(&mut span).into_span_data(&InstrumentationScope::builder("t").build());
+        let data = take(&mut span).take_span_data(&InstrumentationScope::builder("t").build());
         let get = |key: &str| {
             data.attributes
                 .iter()

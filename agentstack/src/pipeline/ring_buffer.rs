@@ -43,7 +43,10 @@ impl SpanRingBuffer {
         let mut batch = Vec::with_capacity(max.min(self.queue.len()));
         while batch.len() < max {
             match self.queue.pop() {
-                Some(FinishedSpan::Observed(span)) => batch.push(span.into_span_data(scope)),
+                Some(FinishedSpan::Observed(mut span)) => {
+                    batch.push(span.take_span_data(scope));
+                    crate::observed::recycle(span);
+                }
                 Some(FinishedSpan::Sdk(span)) => batch.push(*span),
                 None => break,
             }
