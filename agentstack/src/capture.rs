@@ -5,9 +5,19 @@
 //! there is one, else `Debug`, else records only the type name. The same trick finds the error
 //! message of an `Err` (`Display`, else `Debug`, else the type name).
 
+use std::cell::Cell;
 use std::fmt::{Debug, Display, Write as _};
 
 use serde::Serialize;
+
+thread_local! {
+    /// A buffer each thread writes captures into, so that a capture allocates exactly once: the
+    /// finished text, at its exact size (it is freed on the export thread).
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Scratch buffers larger than this are not kept for reuse.
+const MAX_KEPT_SCRATCH: usize = 64 * 1024;
 
 /// A captured value being written as JSON text, with a size limit.
 #[derive(Debug)]
@@ -21,7 +31,7 @@ pub struct JsonCapture {
 impl JsonCapture {
     /// A JSON object of named fields (function arguments).
     pub fn object(max_bytes: usize) -> JsonCapture {
-        let mut json = Vec::with_capacity(64);
+        let mut json = SCRATCH.take();
         json.push(b'{');
         JsonCapture {
             json,
@@ -34,7 +44,7 @@ impl JsonCapture {
     /// A single JSON value (a return value).
     pub fn value(max_bytes: usize) -> JsonCapture {
         JsonCapture {
-            json: Vec::with_capacity(32),
+            json: SCRATCH.take(),
             max_bytes,
             is_object: false,
             fields: 0,
@@ -79,9 +89,12 @@ impl JsonCapture {
         if self.json.is_empty() {
             self.json.extend_from_slice(b"null");
         }
-        // serde_json writes only UTF-8; the lossy branch is never taken.
-        let json = String::from_utf8(self.json)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        // serde_json writes only UTF-8; the lossy branch is never taken. `String::from` copies
+        // into an allocation of the exact size, which the attribute value keeps as it is.
+        let json = match std::str::from_utf8(&self.json) {
+            Ok(text) => String::from(text),
+            Err(_) => String::from_utf8_lossy(&self.json).into_owned(),
+        };
         if self.max_bytes > 0 && json.len() > self.max_bytes {
             let mut cut = self.max_bytes;
             while !json.is_char_boundary(cut) {
@@ -96,6 +109,16 @@ impl JsonCapture {
             return String::from_utf8(truncated).unwrap_or_default();
         }
         json
+    }
+}
+
+impl Drop for JsonCapture {
+    fn drop(&mut self) {
+        let mut scratch = std::mem::take(&mut self.json);
+        if scratch.capacity() <= MAX_KEPT_SCRATCH {
+            scratch.clear();
+            SCRATCH.set(scratch);
+        }
     }
 }
 

@@ -166,5 +166,8 @@ pub(crate) fn span_record(span: &SpanData, service_name: Option<&str>) -> SpanRe
         ))
         .to_string(),
         events: Json::Array(events).to_string(),
+        project: agentstack_exporter_sqlite::DEFAULT_PROJECT.to_string(),
+        links: "[]".to_string(),
+        resource: "{}".to_string(),
     }
 }
