@@ -228,3 +228,29 @@ fn tracing_and_observe_nest_across_await() {
     assert_eq!(step.parent_span_id, agent.span_id);
     assert_eq!(fetch.parent_span_id, step.span_id);
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn agentstack_spawn_carries_the_parent_into_a_tokio_task() {
+    #[observe(kind = agent)]
+    async fn spawning_agent() -> usize {
+        agentstack::spawn(fetch("via agentstack::spawn".into()))
+            .await
+            .unwrap()
+    }
+
+    let collector = Collector::start();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    {
+        let _guard = sdk_for(&collector).init().unwrap();
+        runtime.block_on(spawning_agent());
+    }
+    let spans = collector.wait_for_spans(2, Duration::from_secs(10));
+    assert_eq!(spans.len(), 2);
+    let agent = collector.span_named("spawning_agent");
+    assert_eq!(collector.span_named("fetch").parent_span_id, agent.span_id);
+}
