@@ -224,7 +224,7 @@ impl RawSpan {
         }
         // A run-time value of the same key (a renamed agent, say) wins over the static one.
         attributes.retain(|kv| !self.attributes.iter().any(|dynamic| dynamic.key == kv.key));
-        attributes.extend(self.attributes.drain(..));
+        attributes.append(&mut self.attributes);
         let mut events = SpanEvents::default();
         events.events = self.events.drain(..).collect();
         let mut links = SpanLinks::default();

@@ -161,6 +161,8 @@ pub fn stats() -> Stats {
 
 /// The running pipeline.
 pub(crate) struct Pipeline {
+    /// The SDK tracer for `tracing` spans (`tracing_layer`).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     tracer: SdkTracer,
     provider: SdkTracerProvider,
     config: Config,
