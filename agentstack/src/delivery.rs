@@ -46,11 +46,15 @@ impl OtlpDelivery {
     /// Delivers one encoded batch of `spans` spans. When `shutting_down`, there is no time for
     /// retries: a failed batch goes straight to the spool.
     pub(crate) fn deliver(&mut self, body: Vec<u8>, spans: u64, shutting_down: bool) {
-        // Oldest first: what waits in the spool goes before the new batch.
-        self.replay();
-        // While the collector is known to be down, a batch goes straight to the spool: retrying
-        // each one would only slow the export thread until the buffer overflows. The replay
-        // above is the probe that notices when the collector is back.
+        // Oldest first: what waits in the spool goes before the new batch. The replay is also
+        // the probe: when it just failed, the collector is down and the batch goes straight to
+        // the spool, without an attempt that could wait out a connect timeout per batch.
+        if self.replay() == Replay::CollectorDown {
+            self.spool.push(body, spans);
+            return;
+        }
+        // While the collector is known to be down, a batch is not retried: retrying each one
+        // would only slow the export thread until the buffer overflows.
         let retries = if shutting_down || self.failing {
             0
         } else {
@@ -74,7 +78,7 @@ impl OtlpDelivery {
     /// Called when the export thread has nothing else to do: replays the spool if the collector
     /// answers again.
     pub(crate) fn idle(&mut self) {
-        self.replay();
+        let _ = self.replay();
     }
 
     fn send_with_retries(&self, body: &[u8], retries: usize) -> Result<ExportOutcome, ExportError> {
@@ -135,10 +139,10 @@ impl OtlpDelivery {
 
     /// Sends spooled batches, oldest first, until the spool is empty, the collector fails, or
     /// the per-cycle limit is reached.
-    fn replay(&mut self) {
+    fn replay(&mut self) -> Replay {
         for _ in 0..MAX_REPLAY_PER_CYCLE {
             let Some(batch) = self.spool.claim() else {
-                return;
+                return Replay::Done;
             };
             match self.exporter.send(&batch.body) {
                 Ok(outcome) => {
@@ -152,7 +156,7 @@ impl OtlpDelivery {
                         self.failing = true;
                         diag::warn(format_args!("the spool waits for the collector: {error}"));
                     }
-                    return;
+                    return Replay::CollectorDown;
                 }
                 Err(error) => {
                     // The collector will never take this batch: it leaves the spool, counted.
@@ -165,7 +169,18 @@ impl OtlpDelivery {
                 }
             }
         }
+        Replay::Done
     }
+}
+
+/// How a replay ended.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+enum Replay {
+    /// The spool is empty, or this cycle's share was sent.
+    Done,
+    /// The collector could not be reached: the batch went back to the spool.
+    CollectorDown,
 }
 
 /// One batch taken out of the spool for sending.
