@@ -13,4 +13,6 @@ mod sqlite_file;
 pub mod store;
 
 pub use spool::{EvictedBatches, SpoolError, SpoolStats, SpooledBatch, SqliteSpool};
-pub use store::{SpanRecord, SpanStatus, SqliteSpanStore, StoreError, TraceFilter, TraceSummary};
+pub use store::{
+    DEFAULT_PROJECT, SpanRecord, SpanStatus, SqliteSpanStore, StoreError, TraceFilter, TraceSummary,
+};

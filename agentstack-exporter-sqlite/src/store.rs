@@ -22,10 +22,16 @@ pub const MIN_TRACE_ID_PREFIX: usize = 8;
 /// `PRAGMA application_id` of a span store ("ASTS").
 const APPLICATION_ID: i32 = 0x4153_5453;
 
+/// The project of spans written without one: local mode, and every span written before
+/// projects existed (migration step 2 puts them here).
+pub const DEFAULT_PROJECT: &str = "default";
+
 /// The span store's migration steps, in order. Append only: a released step never changes.
 ///
-/// Identity: `PRIMARY KEY (trace_id, span_id)`; spans are written with `INSERT OR IGNORE`, so
-/// the first write of a span wins and a repeat is a no-op.
+/// Identity (since step 2): `PRIMARY KEY (trace_id, span_id, project)` — a span is
+/// (project, trace_id, span_id); the key starts with the trace id so that reading a trace, in
+/// one project or in all, is one index range. Spans are written with `INSERT OR IGNORE`, so the
+/// first write of a span wins and a repeat is a no-op.
 const MIGRATIONS: &[&str] = &[
     // 1: the spans table and the indexes of "recent traces", "one trace" and retention.
     "CREATE TABLE spans (
@@ -61,6 +67,55 @@ const MIGRATIONS: &[&str] = &[
     -- the traces of one session, newest first
     CREATE INDEX spans_by_session ON spans (session_id, start_unix_nanos, trace_id)
         WHERE session_id IS NOT NULL;",
+    // 2: projects (part of the span's identity), links and the resource. SQLite cannot change a
+    // primary key, so the table is rebuilt: create, copy (into project 'default'), drop, rename,
+    // and the indexes are made again (with the project, so project-filtered scans stay covering).
+    "CREATE TABLE spans_v2 (
+        trace_id                    TEXT    NOT NULL,
+        span_id                     TEXT    NOT NULL,
+        parent_span_id              TEXT,
+        name                        TEXT    NOT NULL,
+        kind                        TEXT,
+        service_name                TEXT,
+        start_unix_nanos            INTEGER NOT NULL,
+        end_unix_nanos              INTEGER NOT NULL,
+        status                      INTEGER NOT NULL CHECK (status IN (0, 1, 2)),
+        status_message              TEXT,
+        provider                    TEXT,
+        model                       TEXT,
+        input_tokens                INTEGER,
+        output_tokens               INTEGER,
+        cache_read_input_tokens     INTEGER,
+        cache_creation_input_tokens INTEGER,
+        reasoning_output_tokens     INTEGER,
+        session_id                  TEXT,
+        user_id                     TEXT,
+        input                       TEXT,
+        output                      TEXT,
+        attributes                  TEXT    NOT NULL,
+        events                      TEXT    NOT NULL,
+        project                     TEXT    NOT NULL DEFAULT 'default',
+        links                       TEXT    NOT NULL DEFAULT '[]',
+        resource                    TEXT    NOT NULL DEFAULT '{}',
+        PRIMARY KEY (trace_id, span_id, project)
+    ) STRICT;
+    INSERT INTO spans_v2 (
+        trace_id, span_id, parent_span_id, name, kind, service_name,
+        start_unix_nanos, end_unix_nanos, status, status_message, provider, model,
+        input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens,
+        reasoning_output_tokens, session_id, user_id, input, output, attributes, events
+    ) SELECT
+        trace_id, span_id, parent_span_id, name, kind, service_name,
+        start_unix_nanos, end_unix_nanos, status, status_message, provider, model,
+        input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens,
+        reasoning_output_tokens, session_id, user_id, input, output, attributes, events
+    FROM spans;
+    DROP TABLE spans;
+    ALTER TABLE spans_v2 RENAME TO spans;
+    CREATE INDEX spans_by_start ON spans (start_unix_nanos, trace_id, project);
+    CREATE INDEX spans_by_end ON spans (end_unix_nanos, trace_id);
+    CREATE INDEX spans_by_session ON spans (session_id, start_unix_nanos, trace_id, project)
+        WHERE session_id IS NOT NULL;",
 ];
 
 const SCHEMA: Schema = Schema {
@@ -68,51 +123,57 @@ const SCHEMA: Schema = Schema {
     migrations: MIGRATIONS,
 };
 
-/// Writes one span; a span already stored under the same (trace_id, span_id) is left as it is.
+/// Writes one span; a span already stored under the same (project, trace_id, span_id) is left
+/// as it is.
 const INSERT_SPAN: &str = "INSERT OR IGNORE INTO spans (
         trace_id, span_id, parent_span_id, name, kind, service_name,
         start_unix_nanos, end_unix_nanos, status, status_message, provider, model,
         input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens,
-        reasoning_output_tokens, session_id, user_id, input, output, attributes, events
+        reasoning_output_tokens, session_id, user_id, input, output, attributes, events,
+        project, links, resource
     ) VALUES (
         :trace_id, :span_id, :parent_span_id, :name, :kind, :service_name,
         :start_unix_nanos, :end_unix_nanos, :status, :status_message, :provider, :model,
         :input_tokens, :output_tokens, :cache_read_input_tokens, :cache_creation_input_tokens,
-        :reasoning_output_tokens, :session_id, :user_id, :input, :output, :attributes, :events
+        :reasoning_output_tokens, :session_id, :user_id, :input, :output, :attributes, :events,
+        :project, :links, :resource
     )";
 
-/// All spans of one trace, in the column order [`span_from_row`] reads.
+/// All spans of one trace (of project ?2, or of every project when ?2 is NULL), in the column
+/// order [`span_from_row`] reads.
 const SELECT_TRACE_SPANS: &str = "SELECT
         trace_id, span_id, parent_span_id, name, kind, service_name,
         start_unix_nanos, end_unix_nanos, status, status_message, provider, model,
         input_tokens, output_tokens, cache_read_input_tokens, cache_creation_input_tokens,
-        reasoning_output_tokens, session_id, user_id, input, output, attributes, events
+        reasoning_output_tokens, session_id, user_id, input, output, attributes, events,
+        project, links, resource
     FROM spans
-    WHERE trace_id = ?1
-    ORDER BY start_unix_nanos, span_id";
+    WHERE trace_id = ?1 AND (?2 IS NULL OR project = ?2)
+    ORDER BY start_unix_nanos, span_id, project";
 
 /// Distinct trace ids in the range `[?1, ?2)`: the traces whose id starts with a hex prefix
-/// (?2 is the prefix followed by 'g', just above every hex digit).
+/// (?2 is the prefix followed by 'g', just above every hex digit), of project ?3 (NULL: all).
 const SELECT_TRACE_IDS_WITH_PREFIX: &str = "SELECT DISTINCT trace_id FROM spans
-    WHERE trace_id >= ?1 AND trace_id < ?2
+    WHERE trace_id >= ?1 AND trace_id < ?2 AND (?3 IS NULL OR project = ?3)
     ORDER BY trace_id
     LIMIT 6";
 
-/// Span starts, newest first, at or before ?1: the candidates of recent_traces.
+/// Span starts, newest first, at or before ?1, of project ?2 (NULL: all): the candidates of
+/// recent_traces.
 const SCAN_SPAN_STARTS: &str = "SELECT trace_id, start_unix_nanos FROM spans
-    WHERE start_unix_nanos <= ?1
+    WHERE start_unix_nanos <= ?1 AND (?2 IS NULL OR project = ?2)
     ORDER BY start_unix_nanos DESC";
 
-/// Span starts of one session (?2), newest first, at or before ?1.
+/// Span starts of one session (?3), newest first, at or before ?1, of project ?2 (NULL: all).
 const SCAN_SESSION_SPAN_STARTS: &str = "SELECT trace_id, start_unix_nanos FROM spans
-    WHERE session_id = ?2 AND start_unix_nanos <= ?1
+    WHERE session_id = ?3 AND start_unix_nanos <= ?1 AND (?2 IS NULL OR project = ?2)
     ORDER BY start_unix_nanos DESC";
 
 /// Trace summaries, computed from the spans of the traces `$ids` selects, in the column order
 /// [`summary_from_row`] reads. The root is the earliest span without a parent, else the earliest
 /// span (while the root has not arrived); its service and session are preferred, else any.
 macro_rules! summary_sql {
-    ($ids:literal, $order:literal) => {
+    ($ids:literal, $project:literal, $order:literal) => {
         concat!(
             "WITH ids(trace_id) AS (",
             $ids,
@@ -128,7 +189,9 @@ macro_rules! summary_sql {
                        MIN(service_name)               AS any_service_name,
                        MIN(session_id)                 AS any_session_id
                 FROM spans
-                WHERE trace_id IN (SELECT trace_id FROM ids)
+                WHERE trace_id IN (SELECT trace_id FROM ids) AND ",
+            $project,
+            "
                 GROUP BY trace_id
             )
             SELECT agg.trace_id, root.name,
@@ -139,7 +202,9 @@ macro_rules! summary_sql {
             FROM agg
             JOIN spans AS root ON root.rowid = (
                 SELECT candidate.rowid FROM spans AS candidate
-                WHERE candidate.trace_id = agg.trace_id
+                WHERE candidate.trace_id = agg.trace_id AND ",
+            $project,
+            "
                 ORDER BY candidate.parent_span_id IS NOT NULL,
                          candidate.start_unix_nanos, candidate.span_id
                 LIMIT 1
@@ -150,12 +215,14 @@ macro_rules! summary_sql {
     };
 }
 
-/// The summary of the trace ?1 (no row if it has no span).
-const SUMMARY_OF_TRACE: &str = summary_sql!("SELECT ?1", "");
+/// The summary of the trace ?1 over the spans of project ?2 (NULL: all projects); no row if it
+/// has no such span.
+const SUMMARY_OF_TRACE: &str = summary_sql!("SELECT ?1", "(?2 IS NULL OR project = ?2)", "");
 
 /// Summaries of the traces with a span that ended at or after ?1, oldest trace first.
 const SUMMARIES_UPDATED_SINCE: &str = summary_sql!(
     "SELECT trace_id FROM spans WHERE end_unix_nanos >= ?1",
+    "1",
     "ORDER BY agg.start_unix_nanos, agg.trace_id"
 );
 
@@ -403,11 +470,36 @@ pub struct SpanRecord {
     /// The span events: JSON array text of
     /// `{"name": .., "time_unix_nanos": .., "attributes": {..}}` (stored as given, not parsed).
     pub events: String,
+    /// The project the span belongs to ([`DEFAULT_PROJECT`] in local mode); with `trace_id` and
+    /// `span_id`, the span's identity.
+    #[serde(default = "default_project")]
+    pub project: String,
+    /// Links to other spans: JSON array text of `{"trace_id", "span_id", "attributes"}`
+    /// (stored as given, not parsed).
+    #[serde(default = "empty_array")]
+    pub links: String,
+    /// The attributes of the resource that made the span (`service.name`, `telemetry.sdk.*`,
+    /// …): JSON object text (stored as given, not parsed).
+    #[serde(default = "empty_object")]
+    pub resource: String,
+}
+
+fn default_project() -> String {
+    DEFAULT_PROJECT.to_string()
+}
+
+fn empty_array() -> String {
+    "[]".to_string()
+}
+
+fn empty_object() -> String {
+    "{}".to_string()
 }
 
 impl SpanRecord {
-    /// A span with the given identity, name and times, and nothing else: status unset, no
-    /// attributes (`{}`), no events (`[]`).
+    /// A span with the given identity, name and times, and nothing else: project
+    /// [`DEFAULT_PROJECT`], status unset, no attributes (`{}`), no events (`[]`), no links
+    /// (`[]`), no resource attributes (`{}`).
     pub fn new(
         trace_id: impl Into<String>,
         span_id: impl Into<String>,
@@ -437,8 +529,11 @@ impl SpanRecord {
             user_id: None,
             input: None,
             output: None,
-            attributes: "{}".to_string(),
-            events: "[]".to_string(),
+            attributes: empty_object(),
+            events: empty_array(),
+            project: default_project(),
+            links: empty_array(),
+            resource: empty_object(),
         }
     }
 
@@ -497,6 +592,9 @@ pub struct TraceFilter {
     pub status: Option<SpanStatus>,
     /// Only traces with a span of this session (`gen_ai.conversation.id`).
     pub session_id: Option<String>,
+    /// Only the spans of this project (the server's tenants); `None`: every project, summed
+    /// together (local mode and the terminal viewer).
+    pub project: Option<String>,
     /// At most this many traces; 0 means [`DEFAULT_TRACE_LIMIT`], and more than
     /// [`MAX_TRACE_LIMIT`] means [`MAX_TRACE_LIMIT`].
     pub limit: usize,
@@ -642,8 +740,8 @@ impl SqliteSpanStore {
     }
 
     /// Writes `spans` in one transaction and returns how many were new. A span already stored
-    /// (same trace_id and span_id, from this batch or an earlier one) is skipped: the first write
-    /// wins. A malformed id refuses the whole batch with [`StoreError::InvalidSpan`].
+    /// (same project, trace_id and span_id, from this batch or an earlier one) is skipped: the
+    /// first write wins. A malformed id refuses the whole batch with [`StoreError::InvalidSpan`].
     pub fn insert_spans(&self, spans: &[SpanRecord]) -> Result<usize, StoreError> {
         for (index, span) in spans.iter().enumerate() {
             span.check().map_err(|reason| StoreError::InvalidSpan {
@@ -686,6 +784,9 @@ impl SqliteSpanStore {
                         ":output": span.output,
                         ":attributes": span.attributes,
                         ":events": span.events,
+                        ":project": span.project,
+                        ":links": span.links,
+                        ":resource": span.resource,
                     })?;
                 }
             }
@@ -713,6 +814,7 @@ impl SqliteSpanStore {
             },
         };
         let name_lower = filter.name_contains.as_deref().map(str::to_lowercase);
+        let project = filter.project.as_deref();
         self.with_conn("listing recent traces", |conn| {
             // One read transaction: every query sees the same snapshot.
             let tx = conn.transaction()?;
@@ -721,8 +823,8 @@ impl SqliteSpanStore {
                 None => tx.prepare_cached(SCAN_SPAN_STARTS)?,
             };
             let mut rows = match &filter.session_id {
-                Some(session) => scan.query(rusqlite::params![latest_start, session])?,
-                None => scan.query([latest_start])?,
+                Some(session) => scan.query(rusqlite::params![latest_start, project, session])?,
+                None => scan.query(rusqlite::params![latest_start, project])?,
             };
             let mut summarize = tx.prepare_cached(SUMMARY_OF_TRACE)?;
             let mut seen = HashSet::new();
@@ -748,7 +850,7 @@ impl SqliteSpanStore {
                     continue;
                 }
                 let summary = summarize
-                    .query_row([&trace_id], summary_from_row)
+                    .query_row(rusqlite::params![&trace_id, project], summary_from_row)
                     .optional()?;
                 seen.insert(trace_id);
                 let Some(summary) = summary else { continue };
@@ -768,10 +870,20 @@ impl SqliteSpanStore {
         })
     }
 
-    /// All spans of one trace, ordered by start time then span id; empty if no span of it is
-    /// stored. `trace_id` is the full id or a prefix of at least [`MIN_TRACE_ID_PREFIX`] hex
-    /// characters (any case) that starts exactly one stored trace id.
+    /// All spans of one trace, of every project, ordered by start time then span id; empty if
+    /// no span of it is stored. `trace_id` is the full id or a prefix of at least
+    /// [`MIN_TRACE_ID_PREFIX`] hex characters (any case) that starts exactly one stored trace id.
     pub fn trace(&self, trace_id: &str) -> Result<Vec<SpanRecord>, StoreError> {
+        self.trace_in_project(None, trace_id)
+    }
+
+    /// Like [`trace`](Self::trace), but only the spans of `project` (`None`: every project); a
+    /// prefix is resolved among that project's trace ids.
+    pub fn trace_in_project(
+        &self,
+        project: Option<&str>,
+        trace_id: &str,
+    ) -> Result<Vec<SpanRecord>, StoreError> {
         let given = trace_id;
         let id = given.trim().to_ascii_lowercase();
         let invalid = |reason| StoreError::InvalidTraceId {
@@ -795,7 +907,9 @@ impl SqliteSpanStore {
                 let mut stmt = tx.prepare_cached(SELECT_TRACE_IDS_WITH_PREFIX)?;
                 let above = format!("{id}g");
                 let matches = stmt
-                    .query_map([&id, &above], |row| row.get::<_, String>(0))?
+                    .query_map(rusqlite::params![&id, &above, project], |row| {
+                        row.get::<_, String>(0)
+                    })?
                     .collect::<Result<Vec<_>, _>>()?;
                 match matches.len() {
                     0 => return Ok(Lookup::Spans(Vec::new())),
@@ -805,7 +919,7 @@ impl SqliteSpanStore {
             };
             let mut stmt = tx.prepare_cached(SELECT_TRACE_SPANS)?;
             let spans = stmt
-                .query_map([&full_id], span_from_row)?
+                .query_map(rusqlite::params![&full_id, project], span_from_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Lookup::Spans(spans))
         })?;
@@ -915,6 +1029,9 @@ fn span_from_row(row: &Row<'_>) -> rusqlite::Result<SpanRecord> {
         output: row.get(20)?,
         attributes: row.get(21)?,
         events: row.get(22)?,
+        project: row.get(23)?,
+        links: row.get(24)?,
+        resource: row.get(25)?,
     })
 }
 
@@ -951,18 +1068,20 @@ mod tests {
     #[test]
     fn hot_queries_use_their_indexes() {
         let store = SqliteSpanStore::open_in_memory().unwrap();
-        let scan = plan(&store, SCAN_SPAN_STARTS, &[&0i64]);
+        let scan = plan(&store, SCAN_SPAN_STARTS, &[&0i64, &None::<String>]);
         assert!(scan.contains("COVERING INDEX spans_by_start"), "{scan}");
-        let session = plan(&store, SCAN_SESSION_SPAN_STARTS, &[&0i64, &"s"]);
+        let scan = plan(&store, SCAN_SPAN_STARTS, &[&0i64, &"p"]);
+        assert!(scan.contains("COVERING INDEX spans_by_start"), "{scan}");
+        let session = plan(&store, SCAN_SESSION_SPAN_STARTS, &[&0i64, &"p", &"s"]);
         assert!(session.contains("INDEX spans_by_session"), "{session}");
         assert!(!session.contains("TEMP B-TREE"), "{session}");
-        let summary = plan(&store, SUMMARY_OF_TRACE, &[&"t"]);
+        let summary = plan(&store, SUMMARY_OF_TRACE, &[&"t", &"p"]);
         assert!(summary.contains("sqlite_autoindex_spans_1"), "{summary}");
         assert!(!summary.contains("SCAN spans"), "{summary}");
         let updated = plan(&store, SUMMARIES_UPDATED_SINCE, &[&0i64]);
         assert!(updated.contains("spans_by_end"), "{updated}");
         assert!(!updated.contains("SCAN spans\n"), "{updated}");
-        let prefix = plan(&store, SELECT_TRACE_IDS_WITH_PREFIX, &[&"a", &"b"]);
+        let prefix = plan(&store, SELECT_TRACE_IDS_WITH_PREFIX, &[&"a", &"b", &"p"]);
         assert!(
             prefix.contains("sqlite_autoindex_spans_1 (trace_id>? AND trace_id<?)"),
             "{prefix}"

@@ -50,6 +50,10 @@ fn full_record() -> SpanRecord {
         attributes: r#"{"gen_ai.operation.name":"chat","gen_ai.request.temperature":0.2}"#.into(),
         events: r#"[{"name":"retry","time_unix_nanos":1700000000500000000,"attributes":{"n":1}}]"#
             .into(),
+        project: "support".into(),
+        links: r#"[{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331","attributes":{}}]"#
+            .into(),
+        resource: r#"{"service.name":"support-bot","telemetry.sdk.language":"rust"}"#.into(),
     }
 }
 
@@ -637,4 +641,163 @@ fn several_handles_can_create_one_fresh_file_at_once() {
         let store = SqliteSpanStore::open(&*path).unwrap();
         assert_eq!(store.span_count().unwrap(), 4);
     }
+}
+
+/// The SQL of schema version 1 (migration step 1 as released), to make a file of that version.
+const SCHEMA_V1: &str = "CREATE TABLE spans (
+        trace_id                    TEXT    NOT NULL,
+        span_id                     TEXT    NOT NULL,
+        parent_span_id              TEXT,
+        name                        TEXT    NOT NULL,
+        kind                        TEXT,
+        service_name                TEXT,
+        start_unix_nanos            INTEGER NOT NULL,
+        end_unix_nanos              INTEGER NOT NULL,
+        status                      INTEGER NOT NULL CHECK (status IN (0, 1, 2)),
+        status_message              TEXT,
+        provider                    TEXT,
+        model                       TEXT,
+        input_tokens                INTEGER,
+        output_tokens               INTEGER,
+        cache_read_input_tokens     INTEGER,
+        cache_creation_input_tokens INTEGER,
+        reasoning_output_tokens     INTEGER,
+        session_id                  TEXT,
+        user_id                     TEXT,
+        input                       TEXT,
+        output                      TEXT,
+        attributes                  TEXT    NOT NULL,
+        events                      TEXT    NOT NULL,
+        PRIMARY KEY (trace_id, span_id)
+    ) STRICT;
+    CREATE INDEX spans_by_start ON spans (start_unix_nanos, trace_id);
+    CREATE INDEX spans_by_end ON spans (end_unix_nanos, trace_id);
+    CREATE INDEX spans_by_session ON spans (session_id, start_unix_nanos, trace_id)
+        WHERE session_id IS NOT NULL;
+    PRAGMA application_id = 1095980115;
+    PRAGMA user_version = 1;";
+
+#[test]
+fn a_version_1_file_is_migrated_with_its_spans_in_the_default_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.execute(
+            "INSERT INTO spans (trace_id, span_id, parent_span_id, name, kind, start_unix_nanos,
+                 end_unix_nanos, status, status_message, model, input_tokens, session_id,
+                 attributes, events)
+             VALUES (?1, ?2, NULL, 'research', 'agent', 100, 200, 2, 'boom', 'gpt-4o', 42,
+                 'conv-1', '{\"a\":1}', '[]')",
+            [tid(1), sid(1)],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO spans (trace_id, span_id, parent_span_id, name, start_unix_nanos,
+                 end_unix_nanos, status, attributes, events)
+             VALUES (?1, ?2, ?3, 'search', 110, 150, 0, '{}', '[]')",
+            [tid(1), sid(2), sid(1)],
+        )
+        .unwrap();
+    }
+
+    let store = SqliteSpanStore::open(&path).unwrap();
+    assert_eq!(SqliteSpanStore::schema_version(), 2);
+    let spans = store.trace(&tid(1)).unwrap();
+    assert_eq!(spans.len(), 2);
+    let root = &spans[0];
+    assert_eq!(root.name, "research");
+    assert_eq!(root.project, "default");
+    assert_eq!(root.links, "[]");
+    assert_eq!(root.resource, "{}");
+    assert_eq!(root.status, SpanStatus::Error);
+    assert_eq!(root.status_message.as_deref(), Some("boom"));
+    assert_eq!(root.model.as_deref(), Some("gpt-4o"));
+    assert_eq!(root.input_tokens, Some(42));
+    assert_eq!(root.attributes, r#"{"a":1}"#);
+    assert_eq!(spans[1].parent_span_id, Some(sid(1)));
+    assert_eq!(spans[1].project, "default");
+    let in_default = store.trace_in_project(Some("default"), &tid(1)).unwrap();
+    assert_eq!(in_default, spans);
+    let session = TraceFilter {
+        session_id: Some("conv-1".into()),
+        project: Some("default".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.recent_traces(&session).unwrap().len(), 1);
+
+    // The old identity still holds within the default project: a repeat is ignored.
+    assert_eq!(store.insert_spans(std::slice::from_ref(root)).unwrap(), 0);
+    drop(store);
+    // Opening again finds nothing left to migrate.
+    let store = SqliteSpanStore::open(&path).unwrap();
+    assert_eq!(store.span_count().unwrap(), 2);
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}
+
+#[test]
+fn the_same_trace_and_span_in_two_projects_are_two_spans() {
+    let store = SqliteSpanStore::open_in_memory().unwrap();
+    let mut a = span(&tid(7), 1, None, "in a", 100, 200);
+    a.project = "project-a".into();
+    a.input_tokens = Some(10);
+    let mut b = span(&tid(7), 1, None, "in b", 100, 300);
+    b.project = "project-b".into();
+    b.input_tokens = Some(5);
+    assert_eq!(store.insert_spans(&[a.clone(), b.clone()]).unwrap(), 2);
+    // Each is still written only once.
+    assert_eq!(store.insert_spans(&[a.clone(), b.clone()]).unwrap(), 0);
+    assert_eq!(store.span_count().unwrap(), 2);
+
+    assert_eq!(
+        store.trace_in_project(Some("project-a"), &tid(7)).unwrap(),
+        vec![a.clone()]
+    );
+    assert_eq!(
+        store
+            .trace_in_project(Some("project-b"), &tid(7)[..8])
+            .unwrap(),
+        vec![b.clone()]
+    );
+    assert!(
+        store
+            .trace_in_project(Some("project-c"), &tid(7))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.trace(&tid(7)).unwrap().len(),
+        2,
+        "None: every project"
+    );
+
+    let in_a = TraceFilter {
+        project: Some("project-a".into()),
+        ..Default::default()
+    };
+    let traces = store.recent_traces(&in_a).unwrap();
+    assert_eq!(traces.len(), 1);
+    assert_eq!(traces[0].root_name, "in a");
+    assert_eq!(traces[0].input_tokens, 10);
+    assert_eq!(traces[0].span_count, 1);
+    let in_b = TraceFilter {
+        project: Some("project-b".into()),
+        ..Default::default()
+    };
+    let traces = store.recent_traces(&in_b).unwrap();
+    assert_eq!(traces[0].root_name, "in b");
+    assert_eq!(traces[0].end_unix_nanos, 300);
+    let nowhere = TraceFilter {
+        project: Some("project-c".into()),
+        ..Default::default()
+    };
+    assert!(store.recent_traces(&nowhere).unwrap().is_empty());
+    let all = store.recent_traces(&TraceFilter::default()).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].span_count, 2);
 }

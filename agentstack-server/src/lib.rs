@@ -1,6 +1,11 @@
-//! The library of the `agentstack` binary. Today the binary is the terminal viewer of the local
-//! trace file (`src/main.rs` and `src/viewer/`, compiled into the binary); the server's stages
-//! grow here, one module each: first [`normalize`], which turns every OTLP span the collector
-//! accepts into the server's one Span model; the collector, bus, workers, stores and API later.
+//! The library of the `agentstack` binary: the server's stages, one module each, in the order a
+//! span meets them — [`collector`] (OTLP/HTTP in), [`normalize`] (every producer into the one
+//! Span model), [`bus`] (collector → workers), [`workers`] (the writer into the store) — and
+//! [`serve`], which runs them all in one process. The terminal viewer lives in the binary
+//! (`src/main.rs`, `src/viewer/`).
 
+pub mod bus;
+pub mod collector;
 pub mod normalize;
+pub mod serve;
+pub mod workers;

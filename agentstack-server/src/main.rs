@@ -1,6 +1,6 @@
-//! `agentstack`: one binary, one subcommand per role. Today it is the terminal viewer of the
-//! local trace file (`traces`, `show`, `tail`, in `viewer/`); the server roles (`serve`,
-//! `collector`, `worker`, `api`) join as further subcommands.
+//! `agentstack`: one binary, one subcommand per role: the terminal viewer of a trace file
+//! (`traces`, `show`, `tail`, in `viewer/`) and `serve` (every server role in one process, in
+//! the library's `serve` module); `collector`, `worker` and `api` join as further subcommands.
 
 mod viewer;
 
@@ -25,7 +25,9 @@ Examples:
   agentstack show 4bf92f35                  one trace as a tree (the id prefix from `traces`)
   agentstack show 4bf92f35 --io             … with each span's input and output
   agentstack show 4bf92f35 --span 00f067aa  one span in full
-  agentstack tail --name research           follow traces as they arrive"
+  agentstack tail --name research           follow traces as they arrive
+  agentstack serve                          collect OTLP/HTTP on 127.0.0.1:4318 into
+                                            ./.agentstack/server.db (read it with --db)"
 )]
 struct Cli {
     /// When to colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
@@ -44,6 +46,8 @@ enum Command {
     Show(viewer::ShowArgs),
     /// Follow traces as they arrive: a line when a trace appears or changes, until Ctrl-C
     Tail(viewer::TailArgs),
+    /// Run the server: an OTLP/HTTP collector (POST /v1/traces) storing spans in SQLite
+    Serve(agentstack_server::serve::ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -63,6 +67,20 @@ impl From<ColorWhen> for ColorChoice {
     }
 }
 
+/// `agentstack serve` on a multi-threaded tokio runtime, until Ctrl-C or SIGTERM.
+fn serve(args: &agentstack_server::serve::ServeArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("agentstack-serve")
+        .build()
+        .context("cannot start the server's tokio runtime")?;
+    runtime.block_on(agentstack_server::serve::run(
+        args,
+        agentstack_server::serve::shutdown_signal(),
+    ))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let color = ColorChoice::from(cli.color);
@@ -73,6 +91,7 @@ fn main() -> ExitCode {
         Command::Traces(args) => viewer::traces(args, &mut term),
         Command::Show(args) => viewer::show(args, &mut term),
         Command::Tail(args) => viewer::tail(args, &mut term),
+        Command::Serve(args) => serve(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

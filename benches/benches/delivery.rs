@@ -7,7 +7,6 @@
 //! - `call_latency/collector_up` vs `call_latency/collector_down`: what an `#[observe]` call
 //!   costs the traced program in each case (the export thread spools in the background).
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,7 +23,10 @@ fn tool_call(query: &str, limit: u32) -> usize {
 }
 
 /// An HTTP sink on loopback that answers 200 and keeps the first request body.
-fn start_sink(port: u16) -> (Arc<tiny_http::Server>, Arc<Mutex<Option<Vec<u8>>>>) {
+/// The first request body the sink received.
+type FirstBody = Arc<Mutex<Option<Vec<u8>>>>;
+
+fn start_sink(port: u16) -> (Arc<tiny_http::Server>, FirstBody) {
     let server = Arc::new(tiny_http::Server::http(("127.0.0.1", port)).expect("bind loopback"));
     let first_body = Arc::new(Mutex::new(None));
     let (s, body) = (Arc::clone(&server), Arc::clone(&first_body));

@@ -297,6 +297,11 @@ fn normalize_span(
         output: reading.output.map(|moved| moved.text),
         attributes: Json::Object(attributes).to_string(),
         events: Json::Array(span.events.into_iter().map(event_json).collect()).to_string(),
+        // The project, links and resource travel beside the record in `NormalizedSpan`; the
+        // writer copies them in (`workers::writer::store_record`).
+        project: agentstack_exporter_sqlite::DEFAULT_PROJECT.to_string(),
+        links: "[]".to_string(),
+        resource: "{}".to_string(),
     };
     let links = span.links.into_iter().filter_map(span_link).collect();
     Ok((record, span.kind, links))

@@ -263,6 +263,7 @@ pub fn traces(args: &TracesArgs, term: &mut Terminal) -> Result<()> {
             StatusFilter::Error => SpanStatus::Error,
         }),
         session_id: args.filters.session.clone(),
+        project: None,
         limit: usize::from(args.limit),
     };
     let traces = store.recent_traces(&filter)?;

@@ -1,0 +1,92 @@
+//! The bus: normalized span batches travel from the collector to the workers through it. Every
+//! stage talks to it only through [`SpanBus`] and [`SpanSubscription`]; [`InProcessBus`] is the
+//! embedded implementation (`agentstack serve`), Redis Streams comes with the distributed mode.
+
+mod in_process;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::normalize::NormalizedSpan;
+
+pub use in_process::InProcessBus;
+
+/// The consumer group of the writer worker (spans → store).
+pub const WRITER_GROUP: &str = "writer";
+
+/// The spans of one accepted OTLP request, normalized, all of one project.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanBatch {
+    /// The spans, in request order.
+    pub spans: Vec<NormalizedSpan>,
+}
+
+/// Why a batch was not published; nothing of it is in the bus.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// A consumer group's queue is full: the workers are behind. The sender should retry shortly
+    /// (the collector answers 503 with `Retry-After`).
+    #[error(
+        "the span bus is full ({capacity} batches wait for the `{group}` workers); retry shortly"
+    )]
+    Full {
+        /// The group whose queue is full.
+        group: String,
+        /// Its capacity, in batches.
+        capacity: usize,
+    },
+    /// The bus was closed (the server is shutting down).
+    #[error(
+        "the span bus is closed because the server is shutting down; retry against a running server"
+    )]
+    Closed,
+}
+
+/// Why a subscription was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubscribeError {
+    /// The bus was not made with this consumer group.
+    #[error(
+        "the span bus has no consumer group `{group}` (it has: {known}); declare the group when \
+         the bus is made"
+    )]
+    UnknownGroup {
+        /// The group asked for.
+        group: String,
+        /// The groups it has, comma-separated.
+        known: String,
+    },
+    /// The in-process bus has one consumer per group, and this one is taken.
+    #[error("the consumer group `{group}` already has its consumer on this in-process bus")]
+    Taken {
+        /// The group asked for.
+        group: String,
+    },
+}
+
+/// A bus of span batches with consumer groups: every group receives every batch published after
+/// it was declared, and within a group each batch goes to one consumer.
+pub trait SpanBus: Send + Sync + 'static {
+    /// A consumer's end of one group.
+    type Subscription: SpanSubscription;
+
+    /// Puts `batch` in the bus for every consumer group, or refuses it whole. When this returns
+    /// `Ok` the batch is the bus's responsibility: the collector answers 200 only after that.
+    fn publish(&self, batch: SpanBatch) -> impl Future<Output = Result<(), PublishError>> + Send;
+
+    /// The consumer end of `group`.
+    fn subscribe(&self, group: &str) -> Result<Self::Subscription, SubscribeError>;
+
+    /// Stops accepting batches ([`PublishError::Closed`] from now on); consumers still receive
+    /// every batch published before, then the end of the stream.
+    fn close(&self);
+}
+
+/// One consumer of one group.
+pub trait SpanSubscription: Send + 'static {
+    /// The next batch, waiting for one; `None` once the bus is closed and every batch published
+    /// before has been received.
+    fn next(&mut self) -> impl Future<Output = Option<Arc<SpanBatch>>> + Send;
+}

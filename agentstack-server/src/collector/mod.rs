@@ -1,0 +1,155 @@
+//! The collector: `POST /v1/traces` as the OTLP/HTTP specification defines it (binary protobuf
+//! or OTLP/JSON, gzip or identity), normalized once ([`crate::normalize`]) and published to the
+//! bus. A request is answered 200 only once its spans are in the bus; a full bus answers 503
+//! with `Retry-After`, so the sender keeps (retries or spools) what the server cannot take yet.
+
+mod decode;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
+};
+use prost::Message;
+
+use crate::bus::{PublishError, SpanBatch, SpanBus};
+use crate::normalize::normalize_request;
+
+pub use decode::{Encoding, Format, Refusal};
+
+/// The OTLP/HTTP path of traces.
+pub const TRACES_PATH: &str = "/v1/traces";
+/// The largest request body accepted as sent (compressed or not): 16 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The largest request body accepted once decompressed: 64 MiB.
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
+
+/// What the collector accepts and where its spans go.
+#[derive(Debug, Clone)]
+pub struct CollectorConfig {
+    /// The largest body accepted as sent, in bytes.
+    pub max_body_bytes: usize,
+    /// The largest body accepted after gzip decompression, in bytes.
+    pub max_decompressed_bytes: usize,
+    /// The project every span goes to (no API keys yet).
+    pub project: String,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> CollectorConfig {
+        CollectorConfig {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
+            project: agentstack_exporter_sqlite::DEFAULT_PROJECT.to_string(),
+        }
+    }
+}
+
+struct Collector<B> {
+    bus: Arc<B>,
+    config: CollectorConfig,
+}
+
+/// The collector's routes, publishing into `bus`.
+pub fn router<B: SpanBus>(bus: Arc<B>, config: CollectorConfig) -> Router {
+    Router::new()
+        .route(TRACES_PATH, post(export_traces::<B>))
+        .with_state(Arc::new(Collector { bus, config }))
+}
+
+async fn export_traces<B: SpanBus>(
+    State(collector): State<Arc<Collector<B>>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match accept(&collector, &headers, body).await {
+        Ok(response) => response,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+async fn accept<B: SpanBus>(
+    collector: &Collector<B>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
+    let config = &collector.config;
+    let format = Format::of(headers)?;
+    let encoding = Encoding::of(headers)?;
+    let too_large = || Refusal::TooLarge {
+        limit: config.max_body_bytes,
+    };
+    // A declared length over the limit is refused before reading anything.
+    if headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok())
+        .is_some_and(|length| length > config.max_body_bytes as u64)
+    {
+        return Err(too_large());
+    }
+    let body = match Limited::new(body, config.max_body_bytes).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
+            return Err(too_large());
+        }
+        Err(error) => return Err(Refusal::Unreadable(error.to_string())),
+    };
+    let max_decompressed = config.max_decompressed_bytes;
+    let project = config.project.clone();
+    // Decompressing and decoding are CPU work: off the async threads.
+    let normalized = tokio::task::spawn_blocking(move || {
+        let request = decode::request(&body, format, encoding, max_decompressed)?;
+        Ok::<_, Refusal>(normalize_request(request, &project))
+    })
+    .await
+    .map_err(|join| Refusal::Internal(join.to_string()))??;
+
+    let message = normalized.partial_success_message();
+    let rejected = normalized.rejected.len();
+    if !normalized.spans.is_empty() {
+        let batch = SpanBatch {
+            spans: normalized.spans,
+        };
+        collector
+            .bus
+            .publish(batch)
+            .await
+            .map_err(|error| match error {
+                PublishError::Full { .. } => Refusal::BusFull(error.to_string()),
+                _ => Refusal::ShuttingDown(error.to_string()),
+            })?;
+    }
+    let answer = ExportTraceServiceResponse {
+        partial_success: message.map(|error_message| ExportTracePartialSuccess {
+            rejected_spans: i64::try_from(rejected).unwrap_or(i64::MAX),
+            error_message,
+        }),
+    };
+    Ok(respond(format, &answer))
+}
+
+/// The 200 answer, in the request's format.
+fn respond(format: Format, answer: &ExportTraceServiceResponse) -> Response {
+    let body = match format {
+        Format::Protobuf => answer.encode_to_vec(),
+        // Serializing these plain structs cannot fail; an empty object is a valid answer.
+        Format::Json => serde_json::to_vec(answer).unwrap_or_else(|_| b"{}".to_vec()),
+    };
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        )],
+        body,
+    )
+        .into_response()
+}

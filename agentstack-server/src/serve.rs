@@ -1,0 +1,157 @@
+//! `agentstack serve`: every role in one process — the OTLP/HTTP collector, the in-process bus
+//! and the writer worker into the SQLite span store. On Ctrl-C or SIGTERM it stops accepting,
+//! drains the bus into the store, and exits.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use agentstack_exporter_sqlite::{DEFAULT_PROJECT, SqliteSpanStore};
+use anyhow::{Context, bail};
+
+use crate::bus::{InProcessBus, SpanBus, WRITER_GROUP};
+use crate::collector::{self, CollectorConfig, TRACES_PATH};
+use crate::workers::writer;
+
+/// Where the server's span store is by default, relative to the working directory.
+pub const DEFAULT_DB_PATH: &str = "./.agentstack/server.db";
+/// How many accepted requests (batches) may wait for the writer before the collector answers 503.
+pub const DEFAULT_BUS_CAPACITY: usize = 1024;
+
+/// `agentstack serve`'s options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Where the OTLP/HTTP collector listens (POST /v1/traces); port 0 picks a free port
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "AGENTSTACK_OTLP_HTTP_ADDR",
+        default_value = "127.0.0.1:4318"
+    )]
+    pub otlp_http: SocketAddr,
+
+    /// The server's SQLite span store (created if missing); read it with `agentstack traces --db`
+    #[arg(long, value_name = "PATH", env = "AGENTSTACK_DB", default_value = DEFAULT_DB_PATH)]
+    pub db: PathBuf,
+
+    /// The largest request body accepted as sent, in bytes (larger: 413)
+    #[arg(long, value_name = "BYTES", default_value_t = collector::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+
+    /// The largest request body accepted after gzip decompression, in bytes (larger: 413)
+    #[arg(long, value_name = "BYTES", default_value_t = collector::DEFAULT_MAX_DECOMPRESSED_BYTES)]
+    pub max_decompressed_bytes: usize,
+
+    /// How many accepted requests may wait for the store before the collector answers 503
+    #[arg(long, value_name = "BATCHES", default_value_t = DEFAULT_BUS_CAPACITY)]
+    pub bus_capacity: usize,
+}
+
+/// Runs the server until `shutdown` completes, then drains the bus into the store.
+pub async fn run(
+    args: &ServeArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    if !args.otlp_http.ip().is_loopback() {
+        bail!(
+            "no API keys configured, so spans may only come from this machine, but --otlp-http \
+             {} is not a loopback address; listen on 127.0.0.1 (or [::1]) until API keys are \
+             supported",
+            args.otlp_http
+        );
+    }
+    let db = args.db.clone();
+    let store = tokio::task::spawn_blocking(move || SqliteSpanStore::open(&db))
+        .await
+        .context("opening the span store")?
+        .with_context(|| format!("cannot open the span store {}", args.db.display()))?;
+    let store = Arc::new(store);
+    let listener = tokio::net::TcpListener::bind(args.otlp_http)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for OTLP/HTTP; is another collector running there? choose \
+                 another address with --otlp-http",
+                args.otlp_http
+            )
+        })?;
+    let local = listener
+        .local_addr()
+        .context("reading the collector's address")?;
+
+    let bus = Arc::new(InProcessBus::new(args.bus_capacity, &[WRITER_GROUP]));
+    let subscription = bus.subscribe(WRITER_GROUP)?;
+    let writer = tokio::spawn(writer::run(subscription, Arc::clone(&store)));
+    let router = collector::router(
+        Arc::clone(&bus),
+        CollectorConfig {
+            max_body_bytes: args.max_body_bytes,
+            max_decompressed_bytes: args.max_decompressed_bytes,
+            project: DEFAULT_PROJECT.to_string(),
+        },
+    );
+
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "agentstack serve: no API keys configured: accepting spans into project \
+             `{DEFAULT_PROJECT}` (loopback only)"
+        )?;
+        writeln!(
+            out,
+            "agentstack serve: OTLP/HTTP collector listening on http://{local}{TRACES_PATH}"
+        )?;
+        writeln!(
+            out,
+            "agentstack serve: span store {} (read it with `agentstack traces --db {}`)",
+            args.db.display(),
+            args.db.display()
+        )?;
+        out.flush()?;
+    }
+
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    // Whatever ended the server, nothing accepted may be lost: close and drain.
+    bus.close();
+    let stats = writer.await.context("the writer worker failed")?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "agentstack serve: stopped; the writer stored {} new spans from {} requests ({} \
+         repeats, {} failed)",
+        stats.written, stats.batches, stats.duplicates, stats.failed
+    )?;
+    out.flush()?;
+    served.context("the OTLP/HTTP collector failed")?;
+    Ok(())
+}
+
+/// Completes on Ctrl-C, or SIGTERM on Unix.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    eprintln!("agentstack serve: shutting down: no new requests; storing what was accepted");
+}

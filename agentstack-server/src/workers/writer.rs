@@ -1,0 +1,141 @@
+//! The writer worker: consumes the bus's `writer` group and writes each batch into the span
+//! store in one transaction, on tokio's blocking pool (SQLite calls block). It ends when the bus
+//! is closed and drained, which is how `agentstack serve` shuts down without losing spans.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentstack_exporter_sqlite::{SpanRecord, SqliteSpanStore, StoreError};
+use serde_json::json;
+
+use crate::bus::{SpanBatch, SpanSubscription};
+use crate::normalize::NormalizedSpan;
+
+/// How often a batch is tried before it is given up (with a message): a busy or failing file
+/// gets 100 ms, 200 ms, … between tries.
+const ATTEMPTS: u32 = 6;
+
+/// What the writer did, for the shutdown message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Batches received from the bus.
+    pub batches: u64,
+    /// Spans written for the first time.
+    pub written: u64,
+    /// Spans already in the store (a repeat of the same project, trace and span id).
+    pub duplicates: u64,
+    /// Spans of batches the store refused after every attempt.
+    pub failed: u64,
+}
+
+/// The store's row of a normalized span: its record with the project, links and resource that
+/// travel beside it.
+pub fn store_record(span: &NormalizedSpan) -> SpanRecord {
+    let links: Vec<_> = span
+        .links
+        .iter()
+        .map(|link| {
+            json!({
+                "trace_id": link.trace_id,
+                "span_id": link.span_id,
+                // Normalize made this JSON object text; kept as a value, not a string.
+                "attributes": serde_json::from_str::<serde_json::Value>(&link.attributes)
+                    .unwrap_or_else(|_| json!({})),
+            })
+        })
+        .collect();
+    SpanRecord {
+        project: span.project.clone(),
+        links: serde_json::Value::Array(links).to_string(),
+        resource: span.resource_attributes.clone(),
+        ..span.record.clone()
+    }
+}
+
+/// Runs the writer until `subscription` ends, and returns what it did.
+pub async fn run(
+    mut subscription: impl SpanSubscription,
+    store: Arc<SqliteSpanStore>,
+) -> WriterStats {
+    let mut stats = WriterStats::default();
+    while let Some(batch) = subscription.next().await {
+        stats.batches += 1;
+        write_batch(&store, &batch, &mut stats).await;
+    }
+    stats
+}
+
+async fn write_batch(store: &Arc<SqliteSpanStore>, batch: &SpanBatch, stats: &mut WriterStats) {
+    let records: Arc<Vec<SpanRecord>> = Arc::new(batch.spans.iter().map(store_record).collect());
+    let total = records.len() as u64;
+    let mut delay = Duration::from_millis(100);
+    for attempt in 1..=ATTEMPTS {
+        let store = Arc::clone(store);
+        let rows = Arc::clone(&records);
+        let outcome = tokio::task::spawn_blocking(move || store.insert_spans(&rows)).await;
+        match outcome {
+            Ok(Ok(new)) => {
+                stats.written += new as u64;
+                stats.duplicates += total - new as u64;
+                return;
+            }
+            // A malformed span refuses the whole batch and will not get better by waiting.
+            Ok(Err(error @ StoreError::InvalidSpan { .. })) => {
+                eprintln!("agentstack serve: writer: {error}");
+                break;
+            }
+            Ok(Err(error)) if attempt < ATTEMPTS => {
+                eprintln!(
+                    "agentstack serve: writer: {error} (attempt {attempt} of {ATTEMPTS}, \
+                     retrying in {} ms)",
+                    delay.as_millis()
+                );
+            }
+            Ok(Err(error)) => {
+                eprintln!("agentstack serve: writer: {error}; giving up on this batch");
+                break;
+            }
+            Err(join) => {
+                eprintln!("agentstack serve: writer: the write task failed: {join}");
+                break;
+            }
+        }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+    }
+    stats.failed += total;
+    eprintln!("agentstack serve: writer: {total} spans of this batch were not stored");
+}
+
+#[cfg(test)]
+mod tests {
+    use agentstack_exporter_sqlite::SpanRecord;
+
+    use super::*;
+    use crate::normalize::SpanLink;
+
+    #[test]
+    fn the_row_carries_project_links_and_resource() {
+        let span = NormalizedSpan {
+            project: "team-a".into(),
+            record: SpanRecord::new("a".repeat(32), "b".repeat(16), "chat", 1, 2),
+            otel_span_kind: 3,
+            links: vec![SpanLink {
+                trace_id: "c".repeat(32),
+                span_id: "d".repeat(16),
+                attributes: r#"{"why":"retry"}"#.into(),
+            }],
+            resource_attributes: r#"{"service.name":"bot"}"#.into(),
+            scope_name: "agentstack".into(),
+        };
+        let row = store_record(&span);
+        assert_eq!(row.project, "team-a");
+        assert_eq!(row.resource, r#"{"service.name":"bot"}"#);
+        let links: serde_json::Value = serde_json::from_str(&row.links).unwrap();
+        assert_eq!(
+            links,
+            json!([{"trace_id": "c".repeat(32), "span_id": "d".repeat(16), "attributes": {"why": "retry"}}])
+        );
+        assert_eq!(row.name, "chat");
+    }
+}
