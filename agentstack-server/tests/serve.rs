@@ -1,11 +1,9 @@
 //! `agentstack serve` end to end: the real binary on a free loopback port with a temporary
 //! store, real HTTP requests (and the real SDK), and the spans read back from the SQLite file.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::process::Command;
+use std::time::Duration;
 
 use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, SqliteSpanStore, TraceFilter};
 use flate2::Compression;
@@ -22,180 +20,9 @@ use prost::Message;
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
-/// A running `agentstack serve`, killed when dropped.
-struct Server {
-    child: Child,
-    /// `http://127.0.0.1:PORT`
-    base: String,
-    db: PathBuf,
-    /// Everything it printed on stdout.
-    stdout: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
-}
+mod support;
 
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("server.db");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_agentstack"))
-            .args(["serve", "--otlp-http", "127.0.0.1:0", "--db"])
-            .arg(&db)
-            .args(extra)
-            .env_remove("AGENTSTACK_OTLP_HTTP_ADDR")
-            .env_remove("AGENTSTACK_DB")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let lines = BufReader::new(child.stdout.take().unwrap());
-        let seen = Arc::clone(&stdout);
-        std::thread::spawn(move || {
-            let mut base = None;
-            for line in lines.lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    base = Some(rest.trim_end_matches("/v1/traces").to_string());
-                }
-                let last_of_start = line.contains("span store");
-                seen.lock().unwrap().push(line);
-                if last_of_start && let Some(base) = base.take() {
-                    let _ = tx.send(base);
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("agentstack serve did not say where it listens");
-        Server {
-            child,
-            base,
-            db,
-            stdout,
-            _dir: dir,
-        }
-    }
-
-    fn traces_url(&self) -> String {
-        format!("{}/v1/traces", self.base)
-    }
-
-    fn post(&self, content_type: &str, encoding: Option<&str>, body: &[u8]) -> Answer {
-        post(&self.traces_url(), content_type, encoding, body)
-    }
-
-    /// Waits until the store holds `count` spans (the writer is asynchronous), then opens it.
-    fn store_with(&self, count: i64) -> SqliteSpanStore {
-        let store = SqliteSpanStore::open(&self.db).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let stored = store.span_count().unwrap();
-            if stored >= count {
-                assert_eq!(stored, count, "more spans than sent");
-                return store;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "only {stored} of {count} spans arrived in the store"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Peak resident memory of the server process, in bytes (Linux).
-    fn peak_rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status
-            .lines()
-            .find(|line| line.starts_with("VmHWM:"))
-            .unwrap();
-        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-        kib * 1024
-    }
-
-    /// Sends SIGTERM.
-    fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Whether the process is still running.
-    fn running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// Waits for the process to exit; returns whether it exited with success.
-    fn wait_exit(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "serve did not exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Answer {
-    status: u16,
-    content_type: Option<String>,
-    retry_after: Option<String>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-fn post(url: &str, content_type: &str, encoding: Option<&str>, body: &[u8]) -> Answer {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut request = agent.post(url).header("content-type", content_type);
-    if let Some(encoding) = encoding {
-        request = request.header("content-encoding", encoding);
-    }
-    let response = request.send(body).unwrap();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .map(|value| value.to_str().unwrap().to_string())
-    };
-    let content_type = header("content-type");
-    let retry_after = header("retry-after");
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .with_config()
-        .limit(1 << 20)
-        .read_to_vec()
-        .unwrap();
-    Answer {
-        status,
-        content_type,
-        retry_after,
-        body,
-    }
-}
+use support::Server;
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue {

@@ -1,0 +1,186 @@
+//! A running `agentstack serve` for the tests: the real binary on a free loopback port with a
+//! temporary store, and a plain HTTP client to post to it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use agentstack_exporter_sqlite::SqliteSpanStore;
+
+/// A running `agentstack serve`, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub db: PathBuf,
+    /// Everything it printed on stdout.
+    pub stdout: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("server.db");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_agentstack"))
+            .args(["serve", "--otlp-http", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .args(extra)
+            .env_remove("AGENTSTACK_OTLP_HTTP_ADDR")
+            .env_remove("AGENTSTACK_DB")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let lines = BufReader::new(child.stdout.take().unwrap());
+        let seen = Arc::clone(&stdout);
+        std::thread::spawn(move || {
+            let mut base = None;
+            for line in lines.lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    base = Some(rest.trim_end_matches("/v1/traces").to_string());
+                }
+                let last_of_start = line.contains("span store");
+                seen.lock().unwrap().push(line);
+                if last_of_start && let Some(base) = base.take() {
+                    let _ = tx.send(base);
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("agentstack serve did not say where it listens");
+        Server {
+            child,
+            base,
+            db,
+            stdout,
+            _dir: dir,
+        }
+    }
+
+    pub fn traces_url(&self) -> String {
+        format!("{}/v1/traces", self.base)
+    }
+
+    pub fn post(&self, content_type: &str, encoding: Option<&str>, body: &[u8]) -> Answer {
+        post(&self.traces_url(), content_type, encoding, body)
+    }
+
+    /// Waits until the store holds `count` spans (the writer is asynchronous), then opens it.
+    pub fn store_with(&self, count: i64) -> SqliteSpanStore {
+        let store = SqliteSpanStore::open(&self.db).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let stored = store.span_count().unwrap();
+            if stored >= count {
+                assert_eq!(stored, count, "more spans than sent");
+                return store;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {stored} of {count} spans arrived in the store"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Peak resident memory of the server process, in bytes (Linux).
+    pub fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status
+            .lines()
+            .find(|line| line.starts_with("VmHWM:"))
+            .unwrap();
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
+    }
+
+    /// Sends SIGTERM.
+    pub fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the process to exit; returns whether it exited with success.
+    pub fn wait_exit(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.success();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub retry_after: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+pub fn post(url: &str, content_type: &str, encoding: Option<&str>, body: &[u8]) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut request = agent.post(url).header("content-type", content_type);
+    if let Some(encoding) = encoding {
+        request = request.header("content-encoding", encoding);
+    }
+    let response = request.send(body).unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_string())
+    };
+    let content_type = header("content-type");
+    let retry_after = header("retry-after");
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_vec()
+        .unwrap();
+    Answer {
+        status,
+        content_type,
+        retry_after,
+        body,
+    }
+}
