@@ -226,6 +226,51 @@ const SUMMARIES_UPDATED_SINCE: &str = summary_sql!(
     "ORDER BY agg.start_unix_nanos, agg.trace_id"
 );
 
+/// Whether the trace ?1 (of project ?2, NULL: all) has a span of each condition given: service
+/// ?3, kind ?4, model ?5, user ?6, and input or output containing ?7 (case-insensitively for
+/// ASCII; `instr`, so `%` and `_` are plain characters). NULL means no condition.
+const TRACE_HAS_SPANS: &str = "SELECT
+      (?3 IS NULL OR EXISTS (SELECT 1 FROM spans
+          WHERE trace_id = ?1 AND (?2 IS NULL OR project = ?2) AND service_name = ?3))
+  AND (?4 IS NULL OR EXISTS (SELECT 1 FROM spans
+          WHERE trace_id = ?1 AND (?2 IS NULL OR project = ?2) AND kind = ?4))
+  AND (?5 IS NULL OR EXISTS (SELECT 1 FROM spans
+          WHERE trace_id = ?1 AND (?2 IS NULL OR project = ?2) AND model = ?5))
+  AND (?6 IS NULL OR EXISTS (SELECT 1 FROM spans
+          WHERE trace_id = ?1 AND (?2 IS NULL OR project = ?2) AND user_id = ?6))
+  AND (?7 IS NULL OR EXISTS (SELECT 1 FROM spans
+          WHERE trace_id = ?1 AND (?2 IS NULL OR project = ?2)
+            AND (instr(lower(input), lower(?7)) > 0 OR instr(lower(output), lower(?7)) > 0)))";
+
+/// Spans of project ?1 (NULL: all) starting in `[?2, ?3)`: count, errors, tokens in and out.
+const STATS_SPAN_TOTALS: &str = "SELECT COUNT(*), COALESCE(SUM(status = 2), 0),
+        COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0)
+    FROM spans
+    WHERE (?1 IS NULL OR project = ?1) AND start_unix_nanos >= ?2 AND start_unix_nanos < ?3";
+
+/// Traces with a span of project ?1 (NULL: all) starting in `[?2, ?3)`: count, and how many of
+/// them have an error span there.
+const STATS_TRACE_TOTALS: &str = "SELECT COUNT(*), COALESCE(SUM(errors > 0), 0) FROM (
+        SELECT trace_id, SUM(status = 2) AS errors FROM spans
+        WHERE (?1 IS NULL OR project = ?1) AND start_unix_nanos >= ?2 AND start_unix_nanos < ?3
+        GROUP BY trace_id, project
+    )";
+
+/// Durations of the root spans of project ?1 (NULL: all) starting in `[?2, ?3)`, shortest first.
+const STATS_ROOT_DURATIONS: &str = "SELECT MAX(end_unix_nanos - start_unix_nanos, 0) FROM spans
+    WHERE (?1 IS NULL OR project = ?1) AND start_unix_nanos >= ?2 AND start_unix_nanos < ?3
+      AND parent_span_id IS NULL
+    ORDER BY 1";
+
+/// Spans, tokens in and tokens out per bucket of ?4 nanoseconds (by span start), of project ?1
+/// (NULL: all) starting in `[?2, ?3)`; only buckets with spans, oldest first.
+const STATS_TOKEN_BUCKETS: &str = "SELECT (start_unix_nanos / ?4) * ?4 AS bucket, COUNT(*),
+        COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0)
+    FROM spans
+    WHERE (?1 IS NULL OR project = ?1) AND start_unix_nanos >= ?2 AND start_unix_nanos < ?3
+    GROUP BY bucket
+    ORDER BY bucket";
+
 const COUNT_SPANS: &str = "SELECT COUNT(*) FROM spans";
 
 /// Retention: deletes every span of the traces whose spans all ended before ?1.
@@ -672,6 +717,148 @@ impl TraceSummary {
     }
 }
 
+/// The conditions of [`SqliteSpanStore::trace_page`]: a [`TraceFilter`], conditions on the
+/// spans of a trace, and where the page starts. Every text condition is compared as given, never
+/// interpreted (no wildcards); the default matches every trace.
+#[derive(Debug, Clone, Default)]
+pub struct TraceQuery {
+    /// The conditions on the whole trace, its project and the page size.
+    pub filter: TraceFilter,
+    /// Only traces with a span of this `service.name`.
+    pub service_name: Option<String>,
+    /// Only traces with a span of this kind (`agent`, `tool`, `llm`, …).
+    pub kind: Option<String>,
+    /// Only traces with a span of exactly this model (as stored: the response model, else the
+    /// requested one).
+    pub model: Option<String>,
+    /// Only traces with a span of this end user.
+    pub user_id: Option<String>,
+    /// Only traces that took at least this long, first start to last end.
+    pub min_duration_nanos: Option<i64>,
+    /// Only traces with a span whose captured input or output contains this text
+    /// (case-insensitively for ASCII letters).
+    pub text: Option<String>,
+    /// Only traces after this one in the newest-first order: the previous page's
+    /// [`TracePage::next`].
+    pub before: Option<TraceCursor>,
+}
+
+impl TraceQuery {
+    /// Whether a condition needs a look at the trace's spans.
+    fn has_span_conditions(&self) -> bool {
+        self.service_name.is_some()
+            || self.kind.is_some()
+            || self.model.is_some()
+            || self.user_id.is_some()
+            || self.text.is_some()
+    }
+
+    /// The conditions a summary can answer: duration and cursor.
+    fn matches(&self, trace: &TraceSummary) -> bool {
+        let long_enough = self
+            .min_duration_nanos
+            .is_none_or(|min| trace.duration_nanos() >= min);
+        let after_cursor = self.before.as_ref().is_none_or(|before| {
+            (trace.start_unix_nanos, trace.trace_id.as_str())
+                < (before.start_unix_nanos, before.trace_id.as_str())
+        });
+        long_enough && after_cursor
+    }
+}
+
+/// A place in the newest-first order of traces: keyset pagination on (start, trace id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceCursor {
+    /// The start of the last trace of a page.
+    pub start_unix_nanos: i64,
+    /// Its trace id.
+    pub trace_id: String,
+}
+
+/// One page of [`SqliteSpanStore::trace_page`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracePage {
+    /// The traces, newest first.
+    pub traces: Vec<TraceSummary>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<TraceCursor>,
+}
+
+/// Which spans [`SqliteSpanStore::stats`] counts: those of `project` that start in
+/// `[since, until)`.
+#[derive(Debug, Clone)]
+pub struct StatsWindow {
+    /// Only this project's spans; `None`: every project.
+    pub project: Option<String>,
+    /// Only spans that started at or after this time; `None`: no lower bound.
+    pub since_unix_nanos: Option<i64>,
+    /// Only spans that started before this time; `None`: no upper bound.
+    pub until_unix_nanos: Option<i64>,
+    /// The width of a bucket of [`SpanStats::buckets`], in nanoseconds.
+    pub bucket_nanos: i64,
+}
+
+/// What [`SqliteSpanStore::stats`] found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SpanStats {
+    /// Spans in the window.
+    pub span_count: i64,
+    /// Traces with a span in the window.
+    pub trace_count: i64,
+    /// Spans with [`SpanStatus::Error`].
+    pub error_span_count: i64,
+    /// Traces with an error span in the window.
+    pub error_trace_count: i64,
+    /// Input tokens of the spans.
+    pub input_tokens: i64,
+    /// Output tokens of the spans.
+    pub output_tokens: i64,
+    /// Latency of the root spans; `None` without one.
+    pub root_latency: Option<RootLatency>,
+    /// Spans and tokens per bucket, oldest first; buckets without spans are left out.
+    pub buckets: Vec<TokenBucket>,
+}
+
+/// Percentiles (nearest rank) of the durations of root spans, in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RootLatency {
+    /// The median.
+    pub p50_nanos: i64,
+    /// The 95th percentile.
+    pub p95_nanos: i64,
+    /// The 99th percentile.
+    pub p99_nanos: i64,
+}
+
+impl RootLatency {
+    /// The percentiles of `sorted` (ascending); `None` if it is empty.
+    fn of_sorted(sorted: &[i64]) -> Option<RootLatency> {
+        let rank = |percent: usize| {
+            // Nearest rank: the smallest value with at least `percent`% of values at or below it.
+            let index = (percent * sorted.len()).div_ceil(100).max(1) - 1;
+            sorted.get(index).copied()
+        };
+        Some(RootLatency {
+            p50_nanos: rank(50)?,
+            p95_nanos: rank(95)?,
+            p99_nanos: rank(99)?,
+        })
+    }
+}
+
+/// The spans of one bucket of [`SpanStats::buckets`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct TokenBucket {
+    /// The bucket's start (a multiple of its width since the epoch).
+    pub start_unix_nanos: i64,
+    /// Spans that started in it.
+    pub span_count: i64,
+    /// Their input tokens.
+    pub input_tokens: i64,
+    /// Their output tokens.
+    pub output_tokens: i64,
+}
+
 /// The span store on one SQLite file (or in memory). `Send + Sync`: one connection behind a
 /// mutex; open one store per process and share it, or open several (also from other processes):
 /// WAL and a 5 s busy timeout let one writer and many readers work at once.
@@ -721,7 +908,7 @@ impl SqliteSpanStore {
 
     fn from_connection(conn: Connection, path: Option<PathBuf>, label: String) -> SqliteSpanStore {
         // Room for every statement of this module, so none is ever re-prepared.
-        conn.set_prepared_statement_cache_capacity(16);
+        conn.set_prepared_statement_cache_capacity(24);
         SqliteSpanStore {
             conn: Mutex::new(conn),
             path,
@@ -804,17 +991,54 @@ impl SqliteSpanStore {
     /// no later than the span being scanned. So only the newest traces are aggregated, however
     /// large the file, and the order is right even when a root span arrives after its children.
     pub fn recent_traces(&self, filter: &TraceFilter) -> Result<Vec<TraceSummary>, StoreError> {
-        let limit = filter.effective_limit();
+        let query = TraceQuery {
+            filter: filter.clone(),
+            ..TraceQuery::default()
+        };
+        self.scan_traces(&query, filter.effective_limit())
+    }
+
+    /// One page of the traces that pass `query`, newest first as in
+    /// [`recent_traces`](Self::recent_traces): at most `query.filter`'s effective limit, after
+    /// `query.before` when given, and the cursor of the next page when there are more.
+    pub fn trace_page(&self, query: &TraceQuery) -> Result<TracePage, StoreError> {
+        let limit = query.filter.effective_limit();
+        let mut traces = self.scan_traces(query, limit + 1)?;
+        let next = if traces.len() > limit {
+            traces.truncate(limit);
+            traces.last().map(|last| TraceCursor {
+                start_unix_nanos: last.start_unix_nanos,
+                trace_id: last.trace_id.clone(),
+            })
+        } else {
+            None
+        };
+        Ok(TracePage { traces, next })
+    }
+
+    /// The scan behind [`recent_traces`](Self::recent_traces) and
+    /// [`trace_page`](Self::trace_page): at most `limit` traces.
+    fn scan_traces(
+        &self,
+        query: &TraceQuery,
+        limit: usize,
+    ) -> Result<Vec<TraceSummary>, StoreError> {
+        let filter = &query.filter;
         // Traces start before `until` (exclusive), so their earliest span starts at most until-1.
-        let latest_start = match filter.until_unix_nanos {
+        let mut latest_start = match filter.until_unix_nanos {
             None => i64::MAX,
             Some(until) => match until.checked_sub(1) {
                 Some(latest) => latest,
                 None => return Ok(Vec::new()),
             },
         };
+        // Traces after the cursor started no later than it.
+        if let Some(before) = &query.before {
+            latest_start = latest_start.min(before.start_unix_nanos);
+        }
         let name_lower = filter.name_contains.as_deref().map(str::to_lowercase);
         let project = filter.project.as_deref();
+        let span_conditions = query.has_span_conditions();
         self.with_conn("listing recent traces", |conn| {
             // One read transaction: every query sees the same snapshot.
             let tx = conn.transaction()?;
@@ -827,6 +1051,7 @@ impl SqliteSpanStore {
                 None => scan.query(rusqlite::params![latest_start, project])?,
             };
             let mut summarize = tx.prepare_cached(SUMMARY_OF_TRACE)?;
+            let mut has_spans = tx.prepare_cached(TRACE_HAS_SPANS)?;
             let mut seen = HashSet::new();
             // Kept sorted newest first, at most `limit` long.
             let mut kept: Vec<TraceSummary> = Vec::with_capacity(limit.min(64));
@@ -854,8 +1079,25 @@ impl SqliteSpanStore {
                     .optional()?;
                 seen.insert(trace_id);
                 let Some(summary) = summary else { continue };
-                if !filter.matches(&summary, name_lower.as_deref()) {
+                if !filter.matches(&summary, name_lower.as_deref()) || !query.matches(&summary) {
                     continue;
+                }
+                if span_conditions {
+                    let passes: bool = has_spans.query_row(
+                        rusqlite::params![
+                            &summary.trace_id,
+                            project,
+                            query.service_name,
+                            query.kind,
+                            query.model,
+                            query.user_id,
+                            query.text,
+                        ],
+                        |row| row.get(0),
+                    )?;
+                    if !passes {
+                        continue;
+                    }
                 }
                 fn key(t: &TraceSummary) -> (i64, &str) {
                     (t.start_unix_nanos, &t.trace_id)
@@ -867,6 +1109,55 @@ impl SqliteSpanStore {
                 }
             }
             Ok(kept)
+        })
+    }
+
+    /// Counts, error rate, root latency percentiles and token use over time of the spans of
+    /// `window` (see [`StatsWindow`]).
+    pub fn stats(&self, window: &StatsWindow) -> Result<SpanStats, StoreError> {
+        let project = window.project.as_deref();
+        let since = window.since_unix_nanos.unwrap_or(i64::MIN);
+        let until = window.until_unix_nanos.unwrap_or(i64::MAX);
+        let bucket = window.bucket_nanos.max(1);
+        self.with_conn("computing statistics", |conn| {
+            let tx = conn.transaction()?;
+            let (span_count, error_span_count, input_tokens, output_tokens) = tx
+                .prepare_cached(STATS_SPAN_TOTALS)?
+                .query_row(rusqlite::params![project, since, until], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+                })?;
+            let (trace_count, error_trace_count) = tx
+                .prepare_cached(STATS_TRACE_TOTALS)?
+                .query_row(rusqlite::params![project, since, until], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?;
+            let durations = tx
+                .prepare_cached(STATS_ROOT_DURATIONS)?
+                .query_map(rusqlite::params![project, since, until], |row| {
+                    row.get::<_, i64>(0)
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let buckets = tx
+                .prepare_cached(STATS_TOKEN_BUCKETS)?
+                .query_map(rusqlite::params![project, since, until, bucket], |row| {
+                    Ok(TokenBucket {
+                        start_unix_nanos: row.get(0)?,
+                        span_count: row.get(1)?,
+                        input_tokens: row.get(2)?,
+                        output_tokens: row.get(3)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(SpanStats {
+                span_count,
+                trace_count,
+                error_span_count,
+                error_trace_count,
+                input_tokens,
+                output_tokens,
+                root_latency: RootLatency::of_sorted(&durations),
+                buckets,
+            })
         })
     }
 
@@ -1086,8 +1377,259 @@ mod tests {
             prefix.contains("sqlite_autoindex_spans_1 (trace_id>? AND trace_id<?)"),
             "{prefix}"
         );
+        let spans = plan(
+            &store,
+            TRACE_HAS_SPANS,
+            &[&"t", &"p", &"s", &"k", &"m", &"u", &"x"],
+        );
+        assert!(!spans.contains("SCAN spans"), "{spans}");
         let delete = plan(&store, DELETE_TRACES_ENDED_BEFORE, &[&0i64]);
         assert!(delete.contains("spans_by_end"), "{delete}");
+    }
+
+    fn rec(
+        trace: u64,
+        span: u64,
+        parent: Option<u64>,
+        name: &str,
+        start: i64,
+        end: i64,
+    ) -> SpanRecord {
+        let mut record = SpanRecord::new(
+            format!("{trace:032x}"),
+            format!("{span:016x}"),
+            name,
+            start,
+            end,
+        );
+        record.parent_span_id = parent.map(|p| format!("{p:016x}"));
+        record
+    }
+
+    /// 1: agent (svc-a, user u1) with an llm child (gpt-4o, input "Hello World"), 100..1100;
+    /// 2: tool-only trace (svc-b, user u2, output "50% off_now"), 200..250;
+    /// 3: chain (svc-a) in project "other", 300..400.
+    fn query_store() -> SqliteSpanStore {
+        let store = SqliteSpanStore::open_in_memory().unwrap();
+        let mut a = rec(1, 1, None, "agent run", 100, 1100);
+        a.kind = Some("agent".into());
+        a.service_name = Some("svc-a".into());
+        a.user_id = Some("u1".into());
+        let mut llm = rec(1, 2, Some(1), "chat", 150, 900);
+        llm.kind = Some("llm".into());
+        llm.model = Some("gpt-4o".into());
+        llm.input = Some(r#"{"prompt":"Hello World"}"#.into());
+        llm.input_tokens = Some(10);
+        llm.output_tokens = Some(5);
+        let mut tool = rec(2, 1, None, "search", 200, 250);
+        tool.kind = Some("tool".into());
+        tool.service_name = Some("svc-b".into());
+        tool.user_id = Some("u2".into());
+        tool.output = Some(r#""50% off_now""#.into());
+        tool.status = SpanStatus::Error;
+        let mut other = rec(3, 1, None, "chain", 300, 400);
+        other.kind = Some("chain".into());
+        other.service_name = Some("svc-a".into());
+        other.project = "other".into();
+        store.insert_spans(&[a, llm, tool, other]).unwrap();
+        store
+    }
+
+    fn page(store: &SqliteSpanStore, query: TraceQuery) -> Vec<u64> {
+        store
+            .trace_page(&query)
+            .unwrap()
+            .traces
+            .iter()
+            .map(|t| u64::from_str_radix(&t.trace_id, 16).unwrap())
+            .collect()
+    }
+
+    fn in_default(query: TraceQuery) -> TraceQuery {
+        TraceQuery {
+            filter: TraceFilter {
+                project: Some(DEFAULT_PROJECT.into()),
+                ..query.filter
+            },
+            ..query
+        }
+    }
+
+    #[test]
+    fn trace_queries_filter_on_any_span() {
+        let store = query_store();
+        let q = |query: TraceQuery| page(&store, in_default(query));
+        assert_eq!(q(TraceQuery::default()), [2, 1]);
+        let service = |s: &str| TraceQuery {
+            service_name: Some(s.into()),
+            ..TraceQuery::default()
+        };
+        assert_eq!(q(service("svc-a")), [1], "trace 3 is in another project");
+        assert_eq!(q(service("svc-b")), [2]);
+        assert_eq!(
+            q(service("svc")),
+            Vec::<u64>::new(),
+            "exact, not a substring"
+        );
+        let kind = |k: &str| TraceQuery {
+            kind: Some(k.into()),
+            ..TraceQuery::default()
+        };
+        assert_eq!(q(kind("llm")), [1], "a child's kind counts");
+        assert_eq!(q(kind("tool")), [2]);
+        assert_eq!(q(kind("chain")), Vec::<u64>::new());
+        let model = |m: &str| TraceQuery {
+            model: Some(m.into()),
+            ..TraceQuery::default()
+        };
+        assert_eq!(q(model("gpt-4o")), [1]);
+        assert_eq!(q(model("gpt-4")), Vec::<u64>::new());
+        let user = |u: &str| TraceQuery {
+            user_id: Some(u.into()),
+            ..TraceQuery::default()
+        };
+        assert_eq!(q(user("u2")), [2]);
+        assert_eq!(q(user("u3")), Vec::<u64>::new());
+        let min = TraceQuery {
+            min_duration_nanos: Some(51),
+            ..TraceQuery::default()
+        };
+        assert_eq!(q(min), [1]);
+        let min = TraceQuery {
+            min_duration_nanos: Some(50),
+            ..TraceQuery::default()
+        };
+        assert_eq!(q(min), [2, 1]);
+        // Two span conditions met by different spans of one trace.
+        let both = TraceQuery {
+            kind: Some("agent".into()),
+            model: Some("gpt-4o".into()),
+            ..TraceQuery::default()
+        };
+        assert_eq!(q(both), [1]);
+        // Every project when the filter has none.
+        assert_eq!(page(&store, service("svc-a")), [3, 1]);
+    }
+
+    #[test]
+    fn text_search_is_literal_and_case_insensitive() {
+        let store = query_store();
+        let text = |t: &str| {
+            page(
+                &store,
+                in_default(TraceQuery {
+                    text: Some(t.into()),
+                    ..TraceQuery::default()
+                }),
+            )
+        };
+        assert_eq!(text("hello world"), [1], "input, any case");
+        assert_eq!(text("OFF_NOW"), [2], "output");
+        assert_eq!(text("%"), [2], "% is a character, not a wildcard");
+        assert_eq!(text("_"), [2], "_ too");
+        assert_eq!(text("50%"), [2]);
+        assert_eq!(text("h%o"), Vec::<u64>::new());
+        assert_eq!(text("' OR 1=1 --"), Vec::<u64>::new());
+        assert_eq!(text("\"; DROP TABLE spans; --"), Vec::<u64>::new());
+        assert_eq!(store.span_count().unwrap(), 4);
+    }
+
+    #[test]
+    fn pages_follow_the_cursor_newest_first() {
+        let store = SqliteSpanStore::open_in_memory().unwrap();
+        // Seven traces, two of them starting at the same time.
+        let spans: Vec<SpanRecord> = (1..=7)
+            .map(|n| {
+                rec(
+                    n,
+                    1,
+                    None,
+                    "t",
+                    if n == 4 { 30 } else { n as i64 * 10 },
+                    1000,
+                )
+            })
+            .collect();
+        store.insert_spans(&spans).unwrap();
+        let mut query = TraceQuery {
+            filter: TraceFilter {
+                limit: 3,
+                ..TraceFilter::default()
+            },
+            ..TraceQuery::default()
+        };
+        let mut all = Vec::new();
+        let mut pages = 0;
+        loop {
+            let page = store.trace_page(&query).unwrap();
+            pages += 1;
+            all.extend(
+                page.traces
+                    .iter()
+                    .map(|t| u64::from_str_radix(&t.trace_id, 16).unwrap()),
+            );
+            match page.next {
+                Some(next) => query.before = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(pages, 3);
+        assert_eq!(all, [7, 6, 5, 4, 3, 2, 1]);
+        // A page that ends exactly at the last trace says there is no next one.
+        query.before = None;
+        query.filter.limit = 7;
+        assert_eq!(store.trace_page(&query).unwrap().next, None);
+    }
+
+    #[test]
+    fn stats_count_spans_traces_latency_and_tokens() {
+        let store = query_store();
+        let window = StatsWindow {
+            project: Some(DEFAULT_PROJECT.into()),
+            since_unix_nanos: None,
+            until_unix_nanos: None,
+            bucket_nanos: 100,
+        };
+        let stats = store.stats(&window).unwrap();
+        assert_eq!((stats.span_count, stats.trace_count), (3, 2));
+        assert_eq!((stats.error_span_count, stats.error_trace_count), (1, 1));
+        assert_eq!((stats.input_tokens, stats.output_tokens), (10, 5));
+        let latency = stats.root_latency.unwrap();
+        assert_eq!(
+            (latency.p50_nanos, latency.p95_nanos, latency.p99_nanos),
+            (50, 1000, 1000)
+        );
+        let buckets: Vec<(i64, i64, i64)> = stats
+            .buckets
+            .iter()
+            .map(|b| (b.start_unix_nanos, b.span_count, b.input_tokens))
+            .collect();
+        assert_eq!(buckets, [(100, 2, 10), (200, 1, 0)]);
+        let later = store
+            .stats(&StatsWindow {
+                since_unix_nanos: Some(200),
+                ..window.clone()
+            })
+            .unwrap();
+        assert_eq!(
+            (later.span_count, later.trace_count, later.input_tokens),
+            (1, 1, 0)
+        );
+        let empty = store
+            .stats(&StatsWindow {
+                until_unix_nanos: Some(100),
+                ..window
+            })
+            .unwrap();
+        assert_eq!((empty.span_count, empty.root_latency), (0, None));
+        assert_eq!(
+            RootLatency::of_sorted(&(1..=100).collect::<Vec<_>>()).map(|l| (
+                l.p50_nanos,
+                l.p95_nanos,
+                l.p99_nanos
+            )),
+            Some((50, 95, 99))
+        );
     }
 
     #[test]

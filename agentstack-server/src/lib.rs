@@ -1,9 +1,10 @@
 //! The library of the `agentstack` binary: the server's stages, one module each, in the order a
 //! span meets them — [`collector`] (OTLP/HTTP in), [`normalize`] (every producer into the one
-//! Span model), [`bus`] (collector → workers), [`workers`] (the writer into the store) — and
-//! [`serve`], which runs them all in one process. The terminal viewer lives in the binary
-//! (`src/main.rs`, `src/viewer/`).
+//! Span model), [`bus`] (collector → workers), [`workers`] (the writer into the store), [`api`]
+//! (the REST API, reading the store) — and [`serve`], which runs them all in one process. The
+//! terminal viewer lives in the binary (`src/main.rs`, `src/viewer/`).
 
+pub mod api;
 pub mod bus;
 pub mod collector;
 pub mod normalize;

@@ -27,7 +27,8 @@ Examples:
   agentstack show 4bf92f35 --span 00f067aa  one span in full
   agentstack tail --name research           follow traces as they arrive
   agentstack serve                          collect OTLP/HTTP on 127.0.0.1:4318 into
-                                            ./.agentstack/server.db (read it with --db)"
+                                            ./.agentstack/server.db (read it with --db), with
+                                            the REST API on http://127.0.0.1:8000/api/v1"
 )]
 struct Cli {
     /// When to colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
@@ -46,7 +47,8 @@ enum Command {
     Show(viewer::ShowArgs),
     /// Follow traces as they arrive: a line when a trace appears or changes, until Ctrl-C
     Tail(viewer::TailArgs),
-    /// Run the server: an OTLP/HTTP collector (POST /v1/traces) storing spans in SQLite
+    /// Run the server: an OTLP/HTTP collector (POST /v1/traces) storing spans in SQLite, and the
+    /// REST API reading them (GET /api/v1/traces)
     Serve(agentstack_server::serve::ServeArgs),
 }
 

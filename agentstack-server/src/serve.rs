@@ -1,6 +1,6 @@
-//! `agentstack serve`: every role in one process — the OTLP/HTTP collector, the in-process bus
-//! and the writer worker into the SQLite span store. On Ctrl-C or SIGTERM it stops accepting,
-//! drains the bus into the store, and exits.
+//! `agentstack serve`: every role in one process — the OTLP/HTTP collector, the in-process bus,
+//! the writer worker into the SQLite span store and the REST API reading it. On Ctrl-C or
+//! SIGTERM both listeners stop accepting, the bus is drained into the store, and it exits.
 
 use std::future::Future;
 use std::io::Write;
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use agentstack_exporter_sqlite::{DEFAULT_PROJECT, SqliteSpanStore};
 use anyhow::{Context, bail};
 
+use crate::api::{self, API_PREFIX};
 use crate::bus::{InProcessBus, SpanBus, WRITER_GROUP};
 use crate::collector::{self, CollectorConfig, TRACES_PATH};
 use crate::workers::writer;
@@ -31,6 +32,16 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:4318"
     )]
     pub otlp_http: SocketAddr,
+
+    /// Where the REST API listens (GET /api/v1/traces, /api/v1/stats, /api/openapi.json);
+    /// port 0 picks a free port
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "AGENTSTACK_API_ADDR",
+        default_value = "127.0.0.1:8000"
+    )]
+    pub api: SocketAddr,
 
     /// The server's SQLite span store (created if missing); read it with `agentstack traces --db`
     #[arg(long, value_name = "PATH", env = "AGENTSTACK_DB", default_value = DEFAULT_DB_PATH)]
@@ -62,12 +73,30 @@ pub async fn run(
             args.otlp_http
         );
     }
+    if !args.api.ip().is_loopback() {
+        bail!(
+            "no API keys configured, so the API may only answer this machine, but --api {} is \
+             not a loopback address; listen on 127.0.0.1 (or [::1]) until API keys are supported",
+            args.api
+        );
+    }
     let db = args.db.clone();
     let store = tokio::task::spawn_blocking(move || SqliteSpanStore::open(&db))
         .await
         .context("opening the span store")?
         .with_context(|| format!("cannot open the span store {}", args.db.display()))?;
     let store = Arc::new(store);
+    // The API reads through a connection of its own: WAL lets it read while the writer writes.
+    let db = args.db.clone();
+    let api_store = tokio::task::spawn_blocking(move || SqliteSpanStore::open(&db))
+        .await
+        .context("opening the span store for the API")?
+        .with_context(|| {
+            format!(
+                "cannot open the span store {} for the API",
+                args.db.display()
+            )
+        })?;
     let listener = tokio::net::TcpListener::bind(args.otlp_http)
         .await
         .with_context(|| {
@@ -80,6 +109,18 @@ pub async fn run(
     let local = listener
         .local_addr()
         .context("reading the collector's address")?;
+    let api_listener = tokio::net::TcpListener::bind(args.api)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for the API; is another server running there? choose \
+                 another address with --api",
+                args.api
+            )
+        })?;
+    let api_local = api_listener
+        .local_addr()
+        .context("reading the API's address")?;
 
     let bus = Arc::new(InProcessBus::new(args.bus_capacity, &[WRITER_GROUP]));
     let subscription = bus.subscribe(WRITER_GROUP)?;
@@ -106,6 +147,10 @@ pub async fn run(
         )?;
         writeln!(
             out,
+            "agentstack serve: API listening on http://{api_local}{API_PREFIX}"
+        )?;
+        writeln!(
+            out,
             "agentstack serve: span store {} (read it with `agentstack traces --db {}`)",
             args.db.display(),
             args.db.display()
@@ -113,9 +158,23 @@ pub async fn run(
         out.flush()?;
     }
 
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // One shutdown for both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        // An error means the sender is gone (it sent, or its task ended): stop either way.
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let collector = axum::serve(listener, router)
+        .with_graceful_shutdown(until_stopped(stopped.clone()))
+        .into_future();
+    let api = axum::serve(api_listener, api::router(Arc::new(api_store)))
+        .with_graceful_shutdown(until_stopped(stopped))
+        .into_future();
+    let (served, api_served) = tokio::join!(collector, api);
     // Whatever ended the server, nothing accepted may be lost: close and drain.
     bus.close();
     let stats = writer.await.context("the writer worker failed")?;
@@ -128,6 +187,7 @@ pub async fn run(
     )?;
     out.flush()?;
     served.context("the OTLP/HTTP collector failed")?;
+    api_served.context("the API failed")?;
     Ok(())
 }
 

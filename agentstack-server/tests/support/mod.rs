@@ -13,8 +13,10 @@ use agentstack_exporter_sqlite::SqliteSpanStore;
 /// A running `agentstack serve`, killed when dropped.
 pub struct Server {
     pub child: Child,
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` of the collector
     pub base: String,
+    /// `http://127.0.0.1:PORT` of the REST API
+    pub api: String,
     pub db: PathBuf,
     /// Everything it printed on stdout.
     pub stdout: Arc<Mutex<Vec<String>>>,
@@ -26,11 +28,19 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("server.db");
         let mut child = Command::new(env!("CARGO_BIN_EXE_agentstack"))
-            .args(["serve", "--otlp-http", "127.0.0.1:0", "--db"])
+            .args([
+                "serve",
+                "--otlp-http",
+                "127.0.0.1:0",
+                "--api",
+                "127.0.0.1:0",
+                "--db",
+            ])
             .arg(&db)
             .args(extra)
             .env_remove("AGENTSTACK_OTLP_HTTP_ADDR")
             .env_remove("AGENTSTACK_DB")
+            .env_remove("AGENTSTACK_API_ADDR")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -40,25 +50,29 @@ impl Server {
         let lines = BufReader::new(child.stdout.take().unwrap());
         let seen = Arc::clone(&stdout);
         std::thread::spawn(move || {
-            let mut base = None;
+            let (mut base, mut api) = (None, None);
             for line in lines.lines() {
                 let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on ").nth(1) {
+                if let Some(rest) = line.split("collector listening on ").nth(1) {
                     base = Some(rest.trim_end_matches("/v1/traces").to_string());
+                }
+                if let Some(rest) = line.split("API listening on ").nth(1) {
+                    api = Some(rest.trim_end_matches("/api/v1").to_string());
                 }
                 let last_of_start = line.contains("span store");
                 seen.lock().unwrap().push(line);
-                if last_of_start && let Some(base) = base.take() {
-                    let _ = tx.send(base);
+                if last_of_start && let (Some(base), Some(api)) = (base.take(), api.take()) {
+                    let _ = tx.send((base, api));
                 }
             }
         });
-        let base = rx
+        let (base, api) = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("agentstack serve did not say where it listens");
         Server {
             child,
             base,
+            api,
             db,
             stdout,
             _dir: dir,
@@ -67,6 +81,25 @@ impl Server {
 
     pub fn traces_url(&self) -> String {
         format!("{}/v1/traces", self.base)
+    }
+
+    /// GETs `path_and_query` (`/api/v1/traces?limit=2`) from the API.
+    pub fn get(&self, path_and_query: &str) -> Answer {
+        get(&format!("{}{path_and_query}", self.api))
+    }
+
+    /// Like [`get`](Self::get), but the answer must be JSON; returns status and body.
+    pub fn get_json(&self, path_and_query: &str) -> (u16, serde_json::Value) {
+        let answer = self.get(path_and_query);
+        assert_eq!(
+            answer.content_type.as_deref(),
+            Some("application/json"),
+            "{path_and_query}: {}",
+            answer.text()
+        );
+        let body = serde_json::from_slice(&answer.body)
+            .unwrap_or_else(|e| panic!("{path_and_query}: {e}: {}", answer.text()));
+        (answer.status, body)
     }
 
     pub fn post(&self, content_type: &str, encoding: Option<&str>, body: &[u8]) -> Answer {
@@ -149,6 +182,39 @@ pub struct Answer {
 impl Answer {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+pub fn get(url: &str) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent.get(url).call().unwrap();
+    answer(response)
+}
+
+fn answer(response: ureq::http::Response<ureq::Body>) -> Answer {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_string())
+    };
+    let content_type = header("content-type");
+    let retry_after = header("retry-after");
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .with_config()
+        .limit(16 << 20)
+        .read_to_vec()
+        .unwrap();
+    Answer {
+        status,
+        content_type,
+        retry_after,
+        body,
     }
 }
 

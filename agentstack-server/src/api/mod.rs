@@ -1,0 +1,122 @@
+//! The REST API of `agentstack serve` (axum): reads the span store only, every query scoped to
+//! the request's [`Project`]. One file per resource — [`traces`] (list and one trace),
+//! [`stats`], [`openapi`] — and the shared [`error`] shape and [`params`] parsing.
+
+pub mod error;
+pub mod openapi;
+pub mod params;
+pub mod project;
+pub mod stats;
+pub mod traces;
+
+use std::sync::Arc;
+
+use agentstack_exporter_sqlite::{SqliteSpanStore, StoreError};
+use axum::Router;
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+
+pub use error::ApiError;
+pub use project::Project;
+
+/// Where the API's versioned routes start.
+pub const API_PREFIX: &str = "/api/v1";
+/// `GET`: the trace list.
+pub const TRACES_ROUTE: &str = "/api/v1/traces";
+/// `GET`: one trace.
+pub const TRACE_ROUTE: &str = "/api/v1/traces/{trace_id}";
+/// `GET`: statistics.
+pub const STATS_ROUTE: &str = "/api/v1/stats";
+/// `GET`: the OpenAPI document.
+pub const OPENAPI_ROUTE: &str = "/api/openapi.json";
+/// Every route the router serves, each `GET`, in OpenAPI's path syntax.
+pub const ROUTES: &[&str] = &[TRACES_ROUTE, TRACE_ROUTE, STATS_ROUTE, OPENAPI_ROUTE];
+
+/// What the handlers share: the store they read.
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    store: Arc<SqliteSpanStore>,
+}
+
+impl ApiState {
+    /// Runs a store query on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&SqliteSpanStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || query(&store))
+            .await
+            .map_err(|error| ApiError::internal(format!("the store query failed: {error}")))?
+            .map_err(ApiError::from)
+    }
+}
+
+/// The API's router over `store`.
+pub fn router(store: Arc<SqliteSpanStore>) -> Router {
+    Router::new()
+        .route(TRACES_ROUTE, get(traces::list))
+        .route(TRACE_ROUTE, get(traces::detail))
+        .route(STATS_ROUTE, get(stats::stats))
+        .route(OPENAPI_ROUTE, get(openapi::document))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(ApiState { store })
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found(format!(
+        "no such endpoint; the API serves {} (described by GET {OPENAPI_ROUTE})",
+        ROUTES.join(", ")
+    ))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError {
+        status: StatusCode::METHOD_NOT_ALLOWED,
+        message: "the API only reads: use GET".to_string(),
+        parameter: None,
+    }
+}
+
+/// `value` as a JSON answer.
+fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => (status, [(CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(CONTENT_TYPE, "application/json")],
+            format!(
+                r#"{{"error":{{"status":500,"message":"cannot encode the answer as JSON: {}"}}}}"#,
+                error.to_string().replace(['"', '\\'], "'")
+            ),
+        )
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_lists_every_route() {
+        let document: serde_json::Value = serde_json::from_str(openapi::OPENAPI_JSON).unwrap();
+        assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+        let paths = document["paths"].as_object().unwrap();
+        for route in ROUTES {
+            assert!(
+                paths[*route]["get"].is_object(),
+                "{route} is not in openapi.json"
+            );
+        }
+        assert_eq!(
+            paths.len(),
+            ROUTES.len(),
+            "openapi.json lists a route the router lacks"
+        );
+    }
+}
