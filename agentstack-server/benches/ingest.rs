@@ -1,0 +1,398 @@
+//! Load test of `agentstack serve` on loopback (a load tool, not criterion: it measures a
+//! running server). `cargo bench -p agentstack-server --bench ingest`.
+//!
+//! 1. Sustained ingest: clients POST OTLP/HTTP protobuf, 64-span gzip batches of LLM-sized
+//!    spans, as fast as the server takes them; spans/s from the first request until every span
+//!    is stored and queryable.
+//! 2. Request latency at a paced 5,000 spans/s: p50/p99 of the collector's answer.
+//! 3. Query latency with 1,000,000 spans stored (written straight into the store file first):
+//!    p50/p99 of `GET /api/v1/traces` and `GET /api/v1/traces/{id}`.
+//!
+//! Client and server share this machine's 2 cores, so the numbers are a floor for the server.
+//! Scale with AGENTSTACK_BENCH_SCALE (default 1.0; e.g. 0.1 for a quick run).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, SqliteSpanStore};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+
+const BATCH: usize = 64;
+
+struct Serve {
+    child: Child,
+    collector: String,
+    api: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_serve(db: &Path) -> Serve {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentstack"))
+        .args([
+            "serve",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--api",
+            "127.0.0.1:0",
+            "--db",
+        ])
+        .arg(db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start agentstack serve");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut collector, mut api) = (None, None);
+    while collector.is_none() || api.is_none() {
+        let line = lines.next().expect("serve printed its addresses").unwrap();
+        if let Some(rest) = line.split("collector listening on ").nth(1) {
+            collector = Some(rest.trim().to_string());
+        }
+        if let Some(rest) = line.split("API listening on ").nth(1) {
+            api = Some(rest.trim().to_string());
+        }
+    }
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    Serve {
+        child,
+        collector: collector.unwrap(),
+        api: api.unwrap(),
+    }
+}
+
+fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn text(s: &str) -> any_value::Value {
+    any_value::Value::StringValue(s.into())
+}
+
+/// An LLM-sized span: GenAI attributes, a ~1 KB prompt and a ~400 B answer.
+fn llm_span(trace: u64, span: u64, parent: Option<u64>) -> Span {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let prompt = format!(
+        "{{\"messages\":[{{\"role\":\"system\",\"content\":\"You are a careful research assistant. {}\"}},{{\"role\":\"user\",\"content\":\"Question {trace}: summarize the findings.\"}}]}}",
+        "Cite sources and answer briefly. ".repeat(28)
+    );
+    let answer = format!(
+        "\"The findings of study {trace} show {}\"",
+        "a consistent effect across cohorts, ".repeat(10)
+    );
+    let mut trace_id = [0u8; 16];
+    trace_id[..8].copy_from_slice(&trace.to_be_bytes());
+    trace_id[15] = 1;
+    Span {
+        trace_id: trace_id.to_vec(),
+        span_id: (span + 1).to_be_bytes().to_vec(),
+        parent_span_id: parent
+            .map(|p| (p + 1).to_be_bytes().to_vec())
+            .unwrap_or_default(),
+        name: if parent.is_none() {
+            "research_agent".into()
+        } else {
+            "chat gpt-4o".into()
+        },
+        kind: 3,
+        start_time_unix_nano: now,
+        end_time_unix_nano: now + 850_000_000,
+        attributes: vec![
+            kv(
+                "gen_ai.operation.name",
+                text(if parent.is_none() {
+                    "invoke_agent"
+                } else {
+                    "chat"
+                }),
+            ),
+            kv("gen_ai.provider.name", text("openai")),
+            kv("gen_ai.request.model", text("gpt-4o")),
+            kv("gen_ai.response.model", text("gpt-4o-2024-08-06")),
+            kv("gen_ai.usage.input_tokens", any_value::Value::IntValue(812)),
+            kv(
+                "gen_ai.usage.output_tokens",
+                any_value::Value::IntValue(120),
+            ),
+            kv(
+                "gen_ai.conversation.id",
+                text(&format!("session-{}", trace % 1000)),
+            ),
+            kv("agentstack.input", text(&prompt)),
+            kv("agentstack.output", text(&answer)),
+        ],
+        ..Default::default()
+    }
+}
+
+/// Request `n` of the run: 64 spans, 8 traces of 8 spans, ids unique across the run.
+fn request(n: u64) -> Vec<u8> {
+    let spans = (0..BATCH as u64)
+        .map(|i| {
+            let span = n * BATCH as u64 + i;
+            let trace = span / 8;
+            let parent = (span % 8 != 0).then_some(trace * 8);
+            llm_span(trace, span, parent)
+        })
+        .collect();
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", text("load"))],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+    gz.write_all(&request.encode_to_vec()).unwrap();
+    gz.finish().unwrap()
+}
+
+fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> u16 {
+    match agent
+        .post(url)
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "gzip")
+        .send(body)
+    {
+        Ok(response) => response.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+fn wait_stored(db: &Path, count: i64) {
+    let store = SqliteSpanStore::open(db).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while store.span_count().unwrap() < count {
+        assert!(
+            Instant::now() < deadline,
+            "stored only {} of {count}",
+            store.span_count().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("agentstack-ingest-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("server.db")
+}
+
+fn sustained_ingest(scale: f64) {
+    let requests = ((1_500.0 * scale) as u64).max(20);
+    let bodies: Vec<Vec<u8>> = (0..requests).map(request).collect();
+    let db = scratch("sustained");
+    let serve = start_serve(&db);
+    let next = AtomicUsize::new(0);
+    let refused = AtomicUsize::new(0);
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                let agent = agent();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { return };
+                    loop {
+                        match post(&agent, &serve.collector, body) {
+                            200 => break,
+                            _ => {
+                                refused.fetch_add(1, Ordering::Relaxed);
+                                std::thread::sleep(Duration::from_millis(50));
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let accepted = start.elapsed();
+    let spans = requests as i64 * BATCH as i64;
+    wait_stored(&db, spans);
+    let stored = start.elapsed();
+    println!(
+        "sustained ingest: {spans} spans in {requests} requests (~{} KB gzip each): accepted in {accepted:.2?}, \
+         stored and queryable in {stored:.2?} = {:.0} spans/s ({} answers were 503/errors and retried)",
+        bodies[0].len() / 1024,
+        spans as f64 / stored.as_secs_f64(),
+        refused.load(Ordering::Relaxed)
+    );
+}
+
+fn paced_latency(scale: f64) {
+    let spans_per_second = 5_000.0;
+    let seconds = (20.0 * scale).max(2.0);
+    let requests = (spans_per_second * seconds / BATCH as f64) as u64;
+    let bodies: Vec<Vec<u8>> = (0..requests).map(|n| request(1_000_000 + n)).collect();
+    let db = scratch("paced");
+    let serve = start_serve(&db);
+    let agent = agent();
+    let interval = Duration::from_secs_f64(BATCH as f64 / spans_per_second);
+    let mut latencies = Vec::with_capacity(bodies.len());
+    let start = Instant::now();
+    for (i, body) in bodies.iter().enumerate() {
+        let due = start + interval * i as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let sent = Instant::now();
+        assert_eq!(post(&agent, &serve.collector, body), 200);
+        latencies.push(sent.elapsed());
+    }
+    latencies.sort();
+    println!(
+        "request latency at {spans_per_second:.0} spans/s for {seconds:.0} s ({requests} requests): p50 {:.2?}, p99 {:.2?}, max {:.2?}",
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        latencies.last().unwrap()
+    );
+}
+
+fn query_latency(scale: f64) {
+    let total = ((1_000_000.0 * scale) as u64).max(10_000);
+    let db = scratch("query");
+    {
+        let store = SqliteSpanStore::open(&db).unwrap();
+        let base = 1_700_000_000_000_000_000i64;
+        let mut batch = Vec::with_capacity(10_000);
+        for span in 0..total {
+            let trace = span / 8;
+            let mut record = SpanRecord::new(
+                format!("{trace:016x}{:016x}", 1),
+                format!("{:016x}", span + 1),
+                if span % 8 == 0 {
+                    "research_agent".to_string()
+                } else {
+                    "chat gpt-4o".to_string()
+                },
+                base + trace as i64 * 1_000_000,
+                base + trace as i64 * 1_000_000 + 850_000,
+            );
+            if span % 8 != 0 {
+                record.parent_span_id = Some(format!("{:016x}", trace * 8 + 1));
+                record.kind = Some("llm".into());
+                record.model = Some("gpt-4o-2024-08-06".into());
+                record.input_tokens = Some(812);
+                record.output_tokens = Some(120);
+                record.input = Some(
+                    "{\"messages\":[{\"role\":\"user\",\"content\":\"summarize the findings\"}]}"
+                        .into(),
+                );
+                record.output =
+                    Some("\"The findings show a consistent effect across cohorts.\"".into());
+            } else {
+                record.kind = Some("agent".into());
+            }
+            if span % 97 == 0 {
+                record.status = SpanStatus::Error;
+            }
+            batch.push(record);
+            if batch.len() == 10_000 {
+                store.insert_spans(&batch).unwrap();
+                batch.clear();
+            }
+        }
+        store.insert_spans(&batch).unwrap();
+    }
+    let serve = start_serve(&db);
+    let agent = agent();
+    let measure = |what: &str, urls: Vec<String>| {
+        let mut latencies = Vec::with_capacity(urls.len());
+        for url in &urls {
+            let sent = Instant::now();
+            let response = agent.get(url).call().unwrap();
+            assert_eq!(response.status().as_u16(), 200, "{url}");
+            let _ = response.into_body().read_to_vec();
+            latencies.push(sent.elapsed());
+        }
+        latencies.sort();
+        println!(
+            "{what} with {total} spans stored ({} requests): p50 {:.2?}, p99 {:.2?}",
+            urls.len(),
+            percentile(&latencies, 0.50),
+            percentile(&latencies, 0.99)
+        );
+    };
+    let traces = total / 8;
+    measure(
+        "trace list (limit 50)",
+        (0..200)
+            .map(|_| format!("{}/traces?limit=50", serve.api))
+            .collect(),
+    );
+    measure(
+        "trace list, status=error",
+        (0..100)
+            .map(|_| format!("{}/traces?limit=50&status=error", serve.api))
+            .collect(),
+    );
+    measure(
+        "trace detail",
+        (0..200)
+            .map(|i| {
+                format!(
+                    "{}/traces/{:016x}{:016x}",
+                    serve.api,
+                    (i * 7919) % traces,
+                    1
+                )
+            })
+            .collect(),
+    );
+}
+
+fn main() {
+    // `cargo test --benches` runs bench targets with --test-ish flags; only run under `cargo bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let scale: f64 = std::env::var("AGENTSTACK_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    sustained_ingest(scale);
+    paced_latency(scale);
+    query_latency(scale);
+}
