@@ -154,7 +154,7 @@ fn request(n: u64) -> Vec<u8> {
         .map(|i| {
             let span = n * BATCH as u64 + i;
             let trace = span / 8;
-            let parent = (span % 8 != 0).then_some(trace * 8);
+            let parent = (!span.is_multiple_of(8)).then_some(trace * 8);
             llm_span(trace, span, parent)
         })
         .collect();

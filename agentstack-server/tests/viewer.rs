@@ -185,6 +185,7 @@ fn agentstack(db: &Path, args: &[&str]) -> Command {
         .env_remove("CLICOLOR")
         .env_remove("CLICOLOR_FORCE")
         .env_remove("AGENTSTACK_LOCAL_PATH")
+        .env_remove("AGENTSTACK_SERVER")
         .args(args)
         .arg("--db")
         .arg(db);
@@ -543,17 +544,21 @@ fn missing_and_empty_files_say_what_to_do() {
 #[test]
 fn bad_input_is_refused_with_a_clear_message() {
     let f = fixture();
-    let server = stderr(&fail(&f.db, &["traces", "--server", "http://127.0.0.1:1"]));
-    assert!(
-        server.contains("needs `agentstack serve`, which is not built yet"),
-        "{server}"
-    );
+    // Port 1 on loopback: nothing listens there.
     for cmd in [
-        &["show", "4bf92f35", "--server", "http://x"][..],
-        &["tail", "--server", "http://x"],
+        &["traces", "--server", "http://127.0.0.1:1"][..],
+        &["show", "4bf92f35", "--server", "http://127.0.0.1:1/api/v1"],
+        &["tail", "--server", "http://127.0.0.1:1"],
     ] {
-        assert!(stderr(&fail(&f.db, cmd)).contains("not built yet"));
+        let message = stderr(&fail(&f.db, cmd));
+        assert!(
+            message.contains("cannot reach the AgentStack server at http://127.0.0.1:1")
+                && message.contains("agentstack serve"),
+            "{cmd:?}: {message}"
+        );
     }
+    let not_url = stderr(&fail(&f.db, &["traces", "--server", "localhost:8000"]));
+    assert!(not_url.contains("not an http(s) URL"), "{not_url}");
     let unknown = stderr(&fail(&f.db, &["show", "ffffffff"]));
     assert!(unknown.contains("`agentstack traces` lists"), "{unknown}");
     let short = stderr(&fail(&f.db, &["show", "4bf9"]));

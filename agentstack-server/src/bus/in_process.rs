@@ -118,6 +118,10 @@ impl SpanSubscription for InProcessSubscription {
     async fn next(&mut self) -> Option<Arc<SpanBatch>> {
         self.receiver.recv().await
     }
+
+    fn try_next(&mut self) -> Option<Arc<SpanBatch>> {
+        self.receiver.try_recv().ok()
+    }
 }
 
 #[cfg(test)]

@@ -89,4 +89,8 @@ pub trait SpanSubscription: Send + 'static {
     /// The next batch, waiting for one; `None` once the bus is closed and every batch published
     /// before has been received.
     fn next(&mut self) -> impl Future<Output = Option<Arc<SpanBatch>>> + Send;
+
+    /// A batch that is already waiting, without waiting for one (lets a consumer gather
+    /// several batches into one write).
+    fn try_next(&mut self) -> Option<Arc<SpanBatch>>;
 }

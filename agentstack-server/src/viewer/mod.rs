@@ -1,10 +1,13 @@
-//! The terminal viewer of stage 1: `agentstack traces`, `show` and `tail` read the local trace
-//! file the SDK writes in local mode (`./.agentstack/traces.db`) and print it for people, or as
-//! JSON lines for scripts. Formatting is pure (`render`, `table`, `trace_view`, `tree`); this
-//! module holds the command-line arguments, opens the file and writes to the terminal.
+//! The terminal viewer: `agentstack traces`, `show` and `tail` read the local trace file the
+//! SDK writes in local mode (`./.agentstack/traces.db`), or the REST API of `agentstack serve`
+//! (`--server URL`), through one [`TraceSource`], and print it for people, or as JSON lines for
+//! scripts. Formatting is pure (`render`, `table`, `trace_view`, `tree`); this module holds the
+//! command-line arguments, opens the source and writes to the terminal.
 
+mod api_client;
 mod json;
 mod render;
+mod source;
 mod table;
 mod timespec;
 mod trace_view;
@@ -16,15 +19,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agentstack_exporter_sqlite::store::DEFAULT_LOCAL_PATH;
-use agentstack_exporter_sqlite::{
-    SpanRecord, SpanStatus, SqliteSpanStore, TraceFilter, TraceSummary,
-};
+use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, TraceFilter, TraceSummary};
 use anstream::{AutoStream, ColorChoice};
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use jiff::{Timestamp, ZonedDateTime};
 
+use api_client::ApiSource;
 use render::{Line, palette};
+use source::{FileSource, TraceSource};
 use table::TableLayout;
 
 /// Where the viewer reads traces from; every command has these flags.
@@ -34,8 +37,9 @@ pub struct Source {
     #[arg(long, value_name = "PATH", env = "AGENTSTACK_LOCAL_PATH", default_value = DEFAULT_LOCAL_PATH)]
     pub db: PathBuf,
 
-    /// Read from an `agentstack serve` server instead of a file (not available yet)
-    #[arg(long, value_name = "URL")]
+    /// Read from the REST API of `agentstack serve` instead of a file: its address as serve
+    /// prints it (http://127.0.0.1:8000, with or without /api/v1)
+    #[arg(long, value_name = "URL", env = "AGENTSTACK_SERVER")]
     pub server: Option<String>,
 }
 
@@ -229,19 +233,36 @@ fn no_traces_yet(path: &Path) -> String {
     )
 }
 
-/// Opens the trace file; `None` if it does not exist (opening would create it).
-fn open(source: &Source) -> Result<Option<SqliteSpanStore>> {
-    if source.server.is_some() {
-        bail!(
-            "reading from a server needs `agentstack serve`, which is not built yet; drop --server \
-             to read the local trace file ({})",
-            source.db.display()
-        );
+/// Opens the source: the server's API with `--server`, else the trace file; `None` if the file
+/// does not exist (opening would create it).
+fn open(source: &Source) -> Result<Option<Box<dyn TraceSource>>> {
+    if let Some(url) = source.server.as_deref().filter(|u| !u.trim().is_empty()) {
+        return Ok(Some(Box::new(ApiSource::new(url)?)));
     }
     if !source.db.exists() {
         return Ok(None);
     }
-    Ok(Some(SqliteSpanStore::open(&source.db)?))
+    Ok(Some(Box::new(FileSource::open(&source.db)?)))
+}
+
+/// Whether the source is a server (whose messages differ from a file's).
+fn is_server(source: &Source) -> bool {
+    source
+        .server
+        .as_deref()
+        .is_some_and(|u| !u.trim().is_empty())
+}
+
+/// Said when the source holds no trace at all.
+fn no_traces_in(source: &Source, described: &str) -> String {
+    if is_server(source) {
+        format!(
+            "no traces yet on {described} — export spans to its collector (set \
+             AGENTSTACK_ENDPOINT to the address `agentstack serve` prints for it)"
+        )
+    } else {
+        no_traces_yet(&source.db)
+    }
 }
 
 fn unix_nanos(ts: Timestamp) -> i64 {
@@ -268,13 +289,13 @@ pub fn traces(args: &TracesArgs, term: &mut Terminal) -> Result<()> {
     };
     let traces = store.recent_traces(&filter)?;
     if traces.is_empty() {
-        if store.span_count()? == 0 {
-            note(&no_traces_yet(&args.source.db));
+        if !store.has_traces()? {
+            note(&no_traces_in(&args.source, &store.describe()));
         } else {
             note(&format!(
                 "no trace in {} matches these filters; widen --since/--until or drop \
                  --name/--status/--session",
-                args.source.db.display()
+                store.describe()
             ));
         }
         return Ok(());
@@ -337,7 +358,7 @@ pub fn show(args: &ShowArgs, term: &mut Terminal) -> Result<()> {
     if spans.is_empty() {
         bail!(
             "no trace in {} has an id starting with {:?}; `agentstack traces` lists the traces it holds",
-            args.source.db.display(),
+            store.describe(),
             args.trace
         );
     }
@@ -403,7 +424,7 @@ pub fn tail(args: &TailArgs, term: &mut Terminal) -> Result<()> {
             while !args.source.db.exists() {
                 std::thread::sleep(args.interval);
             }
-            SqliteSpanStore::open(&args.source.db)?
+            Box::new(FileSource::open(&args.source.db)?)
         }
     };
     let layout = TableLayout::fixed(term.width.saturating_sub(2));
@@ -445,12 +466,30 @@ pub fn tail(args: &TailArgs, term: &mut Terminal) -> Result<()> {
     // Said once the file's present state is known: what arrives from here on is printed.
     note(&format!(
         "following {}: + a new trace, ~ a trace that changed; Ctrl-C to stop",
-        args.source.db.display()
+        store.describe()
     ));
+    // Set while the server does not answer: `tail` outlives a restart of `agentstack serve`.
+    let mut unreachable = false;
     loop {
         std::thread::sleep(args.interval);
         let window_start = unix_nanos(Timestamp::now()).saturating_sub(TAIL_WINDOW_NANOS);
-        for trace in store.traces_updated_since(window_start)? {
+        let updated = match store.traces_updated_since(window_start) {
+            Ok(updated) => updated,
+            Err(error) if error.downcast_ref::<api_client::Unreachable>().is_some() => {
+                if !std::mem::replace(&mut unreachable, true) {
+                    note(&format!(
+                        "{error:#}; trying again every {:?} (Ctrl-C to stop)",
+                        args.interval
+                    ));
+                }
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        if std::mem::replace(&mut unreachable, false) {
+            note(&format!("{} answers again", store.describe()));
+        }
+        for trace in updated {
             let new = match seen.get(&trace.trace_id) {
                 Some(old) if *old == trace => continue,
                 Some(_) => false,

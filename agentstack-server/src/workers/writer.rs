@@ -58,15 +58,45 @@ pub async fn run(
     store: Arc<SqliteSpanStore>,
 ) -> WriterStats {
     let mut stats = WriterStats::default();
-    while let Some(batch) = subscription.next().await {
-        stats.batches += 1;
-        write_batch(&store, &batch, &mut stats).await;
+    while let Some(first) = subscription.next().await {
+        // Batches that queued up meanwhile go into the same transaction: one commit (and one
+        // fsync of the WAL) for many requests is what keeps the writer ahead under load.
+        let mut batches = vec![first];
+        let mut spans = batches[0].spans.len();
+        while spans < MAX_SPANS_PER_WRITE
+            && let Some(next) = subscription.try_next()
+        {
+            spans += next.spans.len();
+            batches.push(next);
+        }
+        stats.batches += batches.len() as u64;
+        if !write(&store, &batches, &mut stats).await && batches.len() > 1 {
+            // A batch the store refused as malformed must not take the others with it.
+            for batch in &batches {
+                write(&store, std::slice::from_ref(batch), &mut stats).await;
+            }
+        }
     }
     stats
 }
 
-async fn write_batch(store: &Arc<SqliteSpanStore>, batch: &SpanBatch, stats: &mut WriterStats) {
-    let records: Arc<Vec<SpanRecord>> = Arc::new(batch.spans.iter().map(store_record).collect());
+/// Spans gathered into one transaction at most.
+const MAX_SPANS_PER_WRITE: usize = 8_192;
+
+/// Writes `batches` in one transaction, retrying what may pass later. Returns false, writing
+/// nothing, when the store refused a span as malformed; true otherwise (stored or given up on,
+/// both counted).
+async fn write(
+    store: &Arc<SqliteSpanStore>,
+    batches: &[Arc<SpanBatch>],
+    stats: &mut WriterStats,
+) -> bool {
+    let records: Arc<Vec<SpanRecord>> = Arc::new(
+        batches
+            .iter()
+            .flat_map(|batch| batch.spans.iter().map(store_record))
+            .collect(),
+    );
     let total = records.len() as u64;
     let mut delay = Duration::from_millis(100);
     for attempt in 1..=ATTEMPTS {
@@ -77,10 +107,13 @@ async fn write_batch(store: &Arc<SqliteSpanStore>, batch: &SpanBatch, stats: &mu
             Ok(Ok(new)) => {
                 stats.written += new as u64;
                 stats.duplicates += total - new as u64;
-                return;
+                return true;
             }
-            // A malformed span refuses the whole batch and will not get better by waiting.
+            // A malformed span refuses the whole write and will not get better by waiting.
             Ok(Err(error @ StoreError::InvalidSpan { .. })) => {
+                if batches.len() > 1 {
+                    return false;
+                }
                 eprintln!("agentstack serve: writer: {error}");
                 break;
             }
@@ -105,6 +138,7 @@ async fn write_batch(store: &Arc<SqliteSpanStore>, batch: &SpanBatch, stats: &mu
     }
     stats.failed += total;
     eprintln!("agentstack serve: writer: {total} spans of this batch were not stored");
+    true
 }
 
 #[cfg(test)]
