@@ -1,5 +1,5 @@
-//! `agentstack`: one binary, one subcommand per role: the terminal viewer of a trace file
-//! (`traces`, `show`, `tail`, in `viewer/`) and `serve` (every server role in one process, in
+//! `agentstack`: one binary, one subcommand per role: the terminal viewer of a trace file or of
+//! a server's API (`traces`, `show`, `tail`, in `viewer/`) and `serve` (every server role in one process, in
 //! the library's `serve` module); `collector`, `worker` and `api` join as further subcommands.
 
 mod viewer;
