@@ -14,5 +14,6 @@ pub mod store;
 
 pub use spool::{EvictedBatches, SpoolError, SpoolStats, SpooledBatch, SqliteSpool};
 pub use store::{
-    DEFAULT_PROJECT, SpanRecord, SpanStatus, SqliteSpanStore, StoreError, TraceFilter, TraceSummary,
+    ApiKeyRecord, DEFAULT_PROJECT, SpanRecord, SpanStatus, SqliteSpanStore, StoreError,
+    TraceFilter, TraceSummary,
 };

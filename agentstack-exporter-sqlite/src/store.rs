@@ -116,6 +116,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX spans_by_end ON spans (end_unix_nanos, trace_id);
     CREATE INDEX spans_by_session ON spans (session_id, start_unix_nanos, trace_id, project)
         WHERE session_id IS NOT NULL;",
+    // 3: API keys of the server, one row per key. Only the SHA-256 of a key is kept (lower hex),
+    // with its public prefix (`ask_` and 8 characters) to find and show it; the projects of the
+    // server are the distinct projects of its keys.
+    "CREATE TABLE api_keys (
+        prefix             TEXT    NOT NULL PRIMARY KEY,
+        sha256             TEXT    NOT NULL,
+        project            TEXT    NOT NULL,
+        created_unix_nanos INTEGER NOT NULL,
+        revoked_unix_nanos INTEGER
+    ) STRICT;",
 ];
 
 const SCHEMA: Schema = Schema {
@@ -908,7 +918,7 @@ impl SqliteSpanStore {
 
     fn from_connection(conn: Connection, path: Option<PathBuf>, label: String) -> SqliteSpanStore {
         // Room for every statement of this module, so none is ever re-prepared.
-        conn.set_prepared_statement_cache_capacity(24);
+        conn.set_prepared_statement_cache_capacity(32);
         SqliteSpanStore {
             conn: Mutex::new(conn),
             path,
@@ -1286,6 +1296,117 @@ impl SqliteSpanStore {
     }
 }
 
+/// An API key as the store keeps it: never the key itself, only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// The public start of the key (`ask_1a2b3c4d`), unique, shown in listings.
+    pub prefix: String,
+    /// The SHA-256 of the whole key, lower hex.
+    pub sha256: String,
+    /// The project the key reads and writes.
+    pub project: String,
+    /// When it was created, in Unix nanoseconds.
+    pub created_unix_nanos: i64,
+    /// When it was revoked, if it was.
+    pub revoked_unix_nanos: Option<i64>,
+}
+
+impl ApiKeyRecord {
+    /// Whether the key still works.
+    pub fn is_active(&self) -> bool {
+        self.revoked_unix_nanos.is_none()
+    }
+}
+
+const API_KEY_COLUMNS: &str = "prefix, sha256, project, created_unix_nanos, revoked_unix_nanos";
+
+fn api_key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
+    Ok(ApiKeyRecord {
+        prefix: row.get(0)?,
+        sha256: row.get(1)?,
+        project: row.get(2)?,
+        created_unix_nanos: row.get(3)?,
+        revoked_unix_nanos: row.get(4)?,
+    })
+}
+
+/// The API keys of the store (the server's), from migration step 3.
+impl SqliteSpanStore {
+    /// Stores a new key; `false` (and nothing written) when a key with its prefix exists.
+    pub fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<bool, StoreError> {
+        self.with_conn("storing an API key", |conn| {
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO api_keys (prefix, sha256, project, created_unix_nanos,
+                     revoked_unix_nanos) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(rusqlite::params![
+                    key.prefix,
+                    key.sha256,
+                    key.project,
+                    key.created_unix_nanos,
+                    key.revoked_unix_nanos
+                ])?;
+            Ok(inserted == 1)
+        })
+    }
+
+    /// The key with `prefix`, revoked or not.
+    pub fn api_key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.with_conn("reading an API key", |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE prefix = ?1"
+            ))?
+            .query_row([prefix], api_key_from_row)
+            .optional()
+        })
+    }
+
+    /// Every key, oldest first.
+    pub fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.with_conn("listing API keys", |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_unix_nanos, prefix"
+            ))?
+            .query_map([], api_key_from_row)?
+            .collect()
+        })
+    }
+
+    /// Whether any key was ever stored (revoked ones count).
+    pub fn has_api_keys(&self) -> Result<bool, StoreError> {
+        self.with_conn("looking for API keys", |conn| {
+            conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM api_keys)")?
+                .query_row([], |row| row.get(0))
+        })
+    }
+
+    /// Revokes the key with `prefix` at `unix_nanos` (a key revoked earlier keeps its first
+    /// revocation time); the key as it now is, `None` if there is no such key.
+    pub fn revoke_api_key(
+        &self,
+        prefix: &str,
+        unix_nanos: i64,
+    ) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.with_conn("revoking an API key", |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached(
+                "UPDATE api_keys SET revoked_unix_nanos = ?2
+                 WHERE prefix = ?1 AND revoked_unix_nanos IS NULL",
+            )?
+            .execute(rusqlite::params![prefix, unix_nanos])?;
+            let key = tx
+                .prepare_cached(&format!(
+                    "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE prefix = ?1"
+                ))?
+                .query_row([prefix], api_key_from_row)
+                .optional()?;
+            tx.commit()?;
+            Ok(key)
+        })
+    }
+}
+
 /// Reads a row of [`SELECT_TRACE_SPANS`].
 fn span_from_row(row: &Row<'_>) -> rusqlite::Result<SpanRecord> {
     let code: i64 = row.get(8)?;
@@ -1649,5 +1770,34 @@ mod tests {
         assert!(store.insert_spans(&[upper]).is_err());
         assert_eq!(store.span_count().unwrap(), 0);
         assert_eq!(store.insert_spans(&[good]).unwrap(), 1);
+    }
+
+    #[test]
+    fn api_keys_are_stored_listed_and_revoked_once() {
+        let store = SqliteSpanStore::open_in_memory().unwrap();
+        assert!(!store.has_api_keys().unwrap());
+        let key = ApiKeyRecord {
+            prefix: "ask_01234567".into(),
+            sha256: "ab".repeat(32),
+            project: "alpha".into(),
+            created_unix_nanos: 10,
+            revoked_unix_nanos: None,
+        };
+        assert!(store.insert_api_key(&key).unwrap());
+        assert!(!store.insert_api_key(&key).unwrap(), "a prefix is unique");
+        assert!(store.has_api_keys().unwrap());
+        assert_eq!(store.api_key("ask_01234567").unwrap(), Some(key.clone()));
+        assert_eq!(store.api_keys().unwrap(), vec![key.clone()]);
+        let revoked = store.revoke_api_key("ask_01234567", 20).unwrap().unwrap();
+        assert_eq!(revoked.revoked_unix_nanos, Some(20));
+        assert!(!revoked.is_active());
+        let again = store.revoke_api_key("ask_01234567", 30).unwrap().unwrap();
+        assert_eq!(
+            again.revoked_unix_nanos,
+            Some(20),
+            "the first revocation stays"
+        );
+        assert_eq!(store.revoke_api_key("ask_nothere", 30).unwrap(), None);
+        assert!(store.has_api_keys().unwrap(), "revoked keys still count");
     }
 }

@@ -1,10 +1,11 @@
 //! The library of the `agentstack` binary: the server's stages, one module each, in the order a
 //! span meets them — [`collector`] (OTLP/HTTP in), [`normalize`] (every producer into the one
 //! Span model), [`bus`] (collector → workers), [`workers`] (the writer into the store), [`api`]
-//! (the REST API, reading the store) — and [`serve`], which runs them all in one process. The
+//! (the REST API, reading the store), [`auth`] (API keys, the project of a request) — and [`serve`], which runs them all in one process. The
 //! terminal viewer lives in the binary (`src/main.rs`, `src/viewer/`).
 
 pub mod api;
+pub mod auth;
 pub mod bus;
 pub mod collector;
 pub mod normalize;

@@ -28,7 +28,8 @@ Examples:
   agentstack tail --name research           follow traces as they arrive
   agentstack serve                          collect OTLP/HTTP on 127.0.0.1:4318 into
                                             ./.agentstack/server.db (read it with --db), with
-                                            the REST API on http://127.0.0.1:8000/api/v1"
+                                            the REST API on http://127.0.0.1:8000/api/v1
+  agentstack keys create --project shop     an API key for project `shop` (printed once)"
 )]
 struct Cli {
     /// When to colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
@@ -50,6 +51,8 @@ enum Command {
     /// Run the server: an OTLP/HTTP collector (POST /v1/traces) storing spans in SQLite, and the
     /// REST API reading them (GET /api/v1/traces)
     Serve(agentstack_server::serve::ServeArgs),
+    /// Manage the server's API keys (one project each): create, list, revoke
+    Keys(agentstack_server::auth::cli::KeysArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Show(args) => viewer::show(args, &mut term),
         Command::Tail(args) => viewer::tail(args, &mut term),
         Command::Serve(args) => serve(args),
+        Command::Keys(args) => agentstack_server::auth::cli::run(args, &mut io::stdout().lock()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! `agentstack serve`: every role in one process — the OTLP/HTTP collector, the in-process bus,
-//! the writer worker into the SQLite span store and the REST API reading it. On Ctrl-C or
+//! the writer worker into the SQLite span store and the REST API reading it, both behind the
+//! API keys of the store ([`crate::auth`]). On Ctrl-C or
 //! SIGTERM both listeners stop accepting, the bus is drained into the store, and it exits.
 
 use std::future::Future;
@@ -12,6 +13,7 @@ use agentstack_exporter_sqlite::{DEFAULT_PROJECT, SqliteSpanStore};
 use anyhow::{Context, bail};
 
 use crate::api::{self, API_PREFIX};
+use crate::auth::KeyRing;
 use crate::bus::{InProcessBus, SpanBus, WRITER_GROUP};
 use crate::collector::{self, CollectorConfig, TRACES_PATH};
 use crate::workers::writer;
@@ -58,6 +60,16 @@ pub struct ServeArgs {
     /// How many accepted requests may wait for the store before the collector answers 503
     #[arg(long, value_name = "BATCHES", default_value_t = DEFAULT_BUS_CAPACITY)]
     pub bus_capacity: usize,
+
+    /// The token that opens the admin routes of API keys (POST /api/v1/projects/{name}/keys,
+    /// GET /api/v1/keys, DELETE /api/v1/keys/{prefix}); without it they answer 403
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "AGENTSTACK_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub admin_token: Option<String>,
 }
 
 /// Runs the server until `shutdown` completes, then drains the bus into the store.
@@ -65,20 +77,36 @@ pub async fn run(
     args: &ServeArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    if !args.otlp_http.ip().is_loopback() {
-        bail!(
-            "no API keys configured, so spans may only come from this machine, but --otlp-http \
-             {} is not a loopback address; listen on 127.0.0.1 (or [::1]) until API keys are \
-             supported",
-            args.otlp_http
-        );
-    }
-    if !args.api.ip().is_loopback() {
-        bail!(
-            "no API keys configured, so the API may only answer this machine, but --api {} is \
-             not a loopback address; listen on 127.0.0.1 (or [::1]) until API keys are supported",
-            args.api
-        );
+    let loopback_only = args.otlp_http.ip().is_loopback() && args.api.ip().is_loopback();
+    // Only a store that already holds an active key lets the server face the network; the
+    // check reads the file without creating it.
+    let active_keys = if args.db.exists() {
+        let db = args.db.clone();
+        tokio::task::spawn_blocking(move || {
+            SqliteSpanStore::open(&db)?
+                .api_keys()
+                .map(|keys| keys.into_iter().filter(|k| k.is_active()).count())
+        })
+        .await
+        .context("reading the API keys")?
+        .with_context(|| format!("cannot read the API keys in {}", args.db.display()))?
+    } else {
+        0
+    };
+    if active_keys == 0 {
+        for (flag, addr, what) in [
+            ("--otlp-http", args.otlp_http, "spans may only come from"),
+            ("--api", args.api, "the API may only answer"),
+        ] {
+            if !addr.ip().is_loopback() {
+                bail!(
+                    "no API keys configured, so {what} this machine, but {flag} {addr} is not a \
+                     loopback address; create a key with `agentstack keys create --project NAME \
+                     --db {}`, or listen on 127.0.0.1 (or [::1])",
+                    args.db.display()
+                );
+            }
+        }
     }
     let db = args.db.clone();
     let store = tokio::task::spawn_blocking(move || SqliteSpanStore::open(&db))
@@ -122,24 +150,64 @@ pub async fn run(
         .local_addr()
         .context("reading the API's address")?;
 
+    // The keys are checked through a connection of their own, so no request waits for a write.
+    let db = args.db.clone();
+    let key_store = tokio::task::spawn_blocking(move || SqliteSpanStore::open(&db))
+        .await
+        .context("opening the span store for the API keys")?
+        .with_context(|| format!("cannot open {} for the API keys", args.db.display()))?;
+    let keys = Arc::new(KeyRing::new(Arc::new(key_store), loopback_only));
+    let key_projects = {
+        let keys = Arc::clone(&keys);
+        tokio::task::spawn_blocking(move || keys.list())
+            .await
+            .context("listing the API keys")??
+    };
     let bus = Arc::new(InProcessBus::new(args.bus_capacity, &[WRITER_GROUP]));
     let subscription = bus.subscribe(WRITER_GROUP)?;
     let writer = tokio::spawn(writer::run(subscription, Arc::clone(&store)));
-    let router = collector::router(
+    let router = collector::router_with_keys(
         Arc::clone(&bus),
         CollectorConfig {
             max_body_bytes: args.max_body_bytes,
             max_decompressed_bytes: args.max_decompressed_bytes,
             project: DEFAULT_PROJECT.to_string(),
         },
+        Arc::clone(&keys),
     );
 
     {
         let mut out = std::io::stdout().lock();
+        if key_projects.is_empty() {
+            writeln!(
+                out,
+                "agentstack serve: no API keys configured: accepting spans into project \
+                 `{DEFAULT_PROJECT}` (loopback only)"
+            )?;
+        } else {
+            let mut projects: Vec<&str> = key_projects
+                .iter()
+                .filter(|k| k.is_active())
+                .map(|k| k.project.as_str())
+                .collect();
+            projects.sort_unstable();
+            projects.dedup();
+            writeln!(
+                out,
+                "agentstack serve: API keys required ({} active, projects: {}); a request \
+                 without a valid key is refused with 401",
+                key_projects.iter().filter(|k| k.is_active()).count(),
+                projects.join(", ")
+            )?;
+        }
         writeln!(
             out,
-            "agentstack serve: no API keys configured: accepting spans into project \
-             `{DEFAULT_PROJECT}` (loopback only)"
+            "agentstack serve: admin routes of API keys {}",
+            if args.admin_token.as_deref().is_some_and(|t| !t.is_empty()) {
+                "open with the admin token"
+            } else {
+                "off (set --admin-token or AGENTSTACK_ADMIN_TOKEN)"
+            }
         )?;
         writeln!(
             out,
@@ -171,9 +239,12 @@ pub async fn run(
     let collector = axum::serve(listener, router)
         .with_graceful_shutdown(until_stopped(stopped.clone()))
         .into_future();
-    let api = axum::serve(api_listener, api::router(Arc::new(api_store)))
-        .with_graceful_shutdown(until_stopped(stopped))
-        .into_future();
+    let api = axum::serve(
+        api_listener,
+        api::router_with_keys(Arc::new(api_store), keys, args.admin_token.clone()),
+    )
+    .with_graceful_shutdown(until_stopped(stopped))
+    .into_future();
     let (served, api_served) = tokio::join!(collector, api);
     // Whatever ended the server, nothing accepted may be lost: close and drain.
     bus.close();

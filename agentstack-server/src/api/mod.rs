@@ -3,6 +3,7 @@
 //! [`stats`], [`openapi`] — and the shared [`error`] shape and [`params`] parsing.
 
 pub mod error;
+pub mod keys;
 pub mod openapi;
 pub mod params;
 pub mod project;
@@ -16,7 +17,9 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
+
+use crate::auth::KeyRing;
 use serde::Serialize;
 
 pub use error::ApiError;
@@ -32,13 +35,26 @@ pub const TRACE_ROUTE: &str = "/api/v1/traces/{trace_id}";
 pub const STATS_ROUTE: &str = "/api/v1/stats";
 /// `GET`: the OpenAPI document.
 pub const OPENAPI_ROUTE: &str = "/api/openapi.json";
-/// Every route the router serves, each `GET`, in OpenAPI's path syntax.
+/// `POST` (admin): a new API key of a project.
+pub const PROJECT_KEYS_ROUTE: &str = "/api/v1/projects/{name}/keys";
+/// `GET` (admin): every API key, without secrets.
+pub const KEYS_ROUTE: &str = "/api/v1/keys";
+/// `DELETE` (admin): revoke an API key.
+pub const KEY_ROUTE: &str = "/api/v1/keys/{prefix}";
+/// Every `GET` route the router serves for a project, in OpenAPI's path syntax.
 pub const ROUTES: &[&str] = &[TRACES_ROUTE, TRACE_ROUTE, STATS_ROUTE, OPENAPI_ROUTE];
+/// The admin routes (method, path), behind the admin token.
+pub const ADMIN_ROUTES: &[(&str, &str)] = &[
+    ("post", PROJECT_KEYS_ROUTE),
+    ("get", KEYS_ROUTE),
+    ("delete", KEY_ROUTE),
+];
 
-/// What the handlers share: the store they read.
+/// What the handlers share: the store they read, and the keys the admin routes manage.
 #[derive(Debug, Clone)]
 pub struct ApiState {
     store: Arc<SqliteSpanStore>,
+    admin: Option<Arc<keys::Admin>>,
 }
 
 impl ApiState {
@@ -55,16 +71,40 @@ impl ApiState {
     }
 }
 
-/// The API's router over `store`.
+/// The API's router over `store`, every request in [`agentstack_exporter_sqlite::DEFAULT_PROJECT`]
+/// (no keys; the admin routes answer 403).
 pub fn router(store: Arc<SqliteSpanStore>) -> Router {
+    routes().with_state(ApiState { store, admin: None })
+}
+
+/// The API's router over `store`, each request scoped to the project of its API key in `keys`;
+/// the admin routes open with `admin_token` (`None`: 403).
+pub fn router_with_keys(
+    store: Arc<SqliteSpanStore>,
+    keys: Arc<KeyRing>,
+    admin_token: Option<String>,
+) -> Router {
+    let admin = keys::Admin {
+        keys: Arc::clone(&keys),
+        token: admin_token.filter(|token| !token.is_empty()),
+    };
+    routes().layer(axum::Extension(keys)).with_state(ApiState {
+        store,
+        admin: Some(Arc::new(admin)),
+    })
+}
+
+fn routes() -> Router<ApiState> {
     Router::new()
         .route(TRACES_ROUTE, get(traces::list))
         .route(TRACE_ROUTE, get(traces::detail))
         .route(STATS_ROUTE, get(stats::stats))
         .route(OPENAPI_ROUTE, get(openapi::document))
+        .route(PROJECT_KEYS_ROUTE, post(keys::create))
+        .route(KEYS_ROUTE, get(keys::list))
+        .route(KEY_ROUTE, delete(keys::revoke))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(ApiState { store })
 }
 
 async fn not_found() -> ApiError {
@@ -77,7 +117,14 @@ async fn not_found() -> ApiError {
 async fn method_not_allowed() -> ApiError {
     ApiError {
         status: StatusCode::METHOD_NOT_ALLOWED,
-        message: "the API only reads: use GET".to_string(),
+        message: format!(
+            "the API reads with GET; only the admin routes ({}) take other methods",
+            ADMIN_ROUTES
+                .iter()
+                .map(|(method, path)| format!("{} {path}", method.to_uppercase()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         parameter: None,
     }
 }
@@ -113,9 +160,19 @@ mod tests {
                 "{route} is not in openapi.json"
             );
         }
+        for (method, route) in ADMIN_ROUTES {
+            assert!(
+                paths[*route][*method].is_object(),
+                "{method} {route} is not in openapi.json"
+            );
+        }
+        let mut all: Vec<&str> = ROUTES.to_vec();
+        all.extend(ADMIN_ROUTES.iter().map(|(_, path)| *path));
+        all.sort_unstable();
+        all.dedup();
         assert_eq!(
             paths.len(),
-            ROUTES.len(),
+            all.len(),
             "openapi.json lists a route the router lacks"
         );
     }

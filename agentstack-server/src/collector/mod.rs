@@ -19,6 +19,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 
+use crate::auth::{AuthError, KeyRing};
 use crate::bus::{PublishError, SpanBatch, SpanBus};
 use crate::normalize::normalize_request;
 
@@ -38,7 +39,8 @@ pub struct CollectorConfig {
     pub max_body_bytes: usize,
     /// The largest body accepted after gzip decompression, in bytes.
     pub max_decompressed_bytes: usize,
-    /// The project every span goes to (no API keys yet).
+    /// The project of spans sent without an API key, when the router has no [`KeyRing`] or the
+    /// key ring lets requests in without one.
     pub project: String,
 }
 
@@ -55,13 +57,47 @@ impl Default for CollectorConfig {
 struct Collector<B> {
     bus: Arc<B>,
     config: CollectorConfig,
+    keys: Option<Arc<KeyRing>>,
 }
 
-/// The collector's routes, publishing into `bus`.
+/// The collector's routes, publishing into `bus`; every span goes to `config.project`.
 pub fn router<B: SpanBus>(bus: Arc<B>, config: CollectorConfig) -> Router {
     Router::new()
         .route(TRACES_PATH, post(export_traces::<B>))
-        .with_state(Arc::new(Collector { bus, config }))
+        .with_state(Arc::new(Collector {
+            bus,
+            config,
+            keys: None,
+        }))
+}
+
+/// Like [`router`], but each request's API key picks its project (a request without a valid
+/// key is a 401, unless `keys` lets it in, into `config.project`).
+pub fn router_with_keys<B: SpanBus>(
+    bus: Arc<B>,
+    config: CollectorConfig,
+    keys: Arc<KeyRing>,
+) -> Router {
+    Router::new()
+        .route(TRACES_PATH, post(export_traces::<B>))
+        .with_state(Arc::new(Collector {
+            bus,
+            config,
+            keys: Some(keys),
+        }))
+}
+
+/// A refused key: its status (401 for the sender, permanent) and why, as text like the other
+/// refusals.
+fn auth_refusal(error: &AuthError) -> Response {
+    let mut response = (error.status(), format!("{error}\n")).into_response();
+    if error.status() == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"agentstack\""),
+        );
+    }
+    response
 }
 
 async fn export_traces<B: SpanBus>(
@@ -69,7 +105,15 @@ async fn export_traces<B: SpanBus>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match accept(&collector, &headers, body).await {
+    // The key is checked before the body is read.
+    let project = match &collector.keys {
+        None => collector.config.project.clone(),
+        Some(keys) => match keys.authenticate(&headers).await {
+            Ok(project) => project,
+            Err(error) => return auth_refusal(&error),
+        },
+    };
+    match accept(&collector, &headers, body, project).await {
         Ok(response) => response,
         Err(refusal) => refusal.into_response(),
     }
@@ -79,6 +123,7 @@ async fn accept<B: SpanBus>(
     collector: &Collector<B>,
     headers: &HeaderMap,
     body: Body,
+    project: String,
 ) -> Result<Response, Refusal> {
     let config = &collector.config;
     let format = Format::of(headers)?;
@@ -103,7 +148,6 @@ async fn accept<B: SpanBus>(
         Err(error) => return Err(Refusal::Unreadable(error.to_string())),
     };
     let max_decompressed = config.max_decompressed_bytes;
-    let project = config.project.clone();
     // Decompressing and decoding are CPU work: off the async threads.
     let normalized = tokio::task::spawn_blocking(move || {
         let request = decode::request(&body, format, encoding, max_decompressed)?;

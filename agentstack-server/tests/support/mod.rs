@@ -25,8 +25,12 @@ pub struct Server {
 
 impl Server {
     pub fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("server.db");
+        Server::start_in(tempfile::tempdir().unwrap(), extra)
+    }
+
+    /// Starts on the store `dir/server.db` (see [`db_in`]), which may already hold API keys.
+    pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        let db = db_in(&dir);
         let mut child = Command::new(env!("CARGO_BIN_EXE_agentstack"))
             .args([
                 "serve",
@@ -41,6 +45,7 @@ impl Server {
             .env_remove("AGENTSTACK_OTLP_HTTP_ADDR")
             .env_remove("AGENTSTACK_DB")
             .env_remove("AGENTSTACK_API_ADDR")
+            .env_remove("AGENTSTACK_ADMIN_TOKEN")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -249,4 +254,61 @@ pub fn post(url: &str, content_type: &str, encoding: Option<&str>, body: &[u8]) 
         retry_after,
         body,
     }
+}
+
+/// The store file [`Server::start_in`] uses in `dir`.
+pub fn db_in(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("server.db")
+}
+
+/// Runs `agentstack keys ARGS --db DB`; returns whether it succeeded, stdout and stderr.
+pub fn keys_cli(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_agentstack"))
+        .arg("keys")
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .env_remove("AGENTSTACK_DB")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Creates a key of `project` with the CLI; returns the key (the first line it prints).
+pub fn create_key(db: &std::path::Path, project: &str) -> String {
+    let (ok, out, err) = keys_cli(db, &["create", "--project", project]);
+    assert!(ok, "{out}{err}");
+    out.lines().next().unwrap().trim().to_string()
+}
+
+/// Any request, with extra headers; the answer whatever its status.
+pub fn request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, &[u8])>,
+) -> Answer {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut builder = ureq::http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let response = match body {
+        Some((content_type, body)) => {
+            let request = builder
+                .header("content-type", content_type)
+                .body(body.to_vec())
+                .unwrap();
+            agent.run(request).unwrap()
+        }
+        None => agent.run(builder.body(()).unwrap()).unwrap(),
+    };
+    answer(response)
 }

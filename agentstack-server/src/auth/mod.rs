@@ -1,0 +1,275 @@
+//! API keys: every request to the collector and the API names its project through a key
+//! (`Authorization: Bearer ask_…` or `x-agentstack-api-key: ask_…`). [`KeyRing`] creates, lists,
+//! revokes and checks keys in the span store (SHA-256 only, see [`key`]); [`cli`] is
+//! `agentstack keys`. A server whose store has never held a key and that listens on loopback only
+//! accepts requests without one, into [`DEFAULT_PROJECT`].
+
+pub mod cli;
+pub mod key;
+
+use std::sync::Arc;
+
+use agentstack_exporter_sqlite::{ApiKeyRecord, DEFAULT_PROJECT, SqliteSpanStore, StoreError};
+use axum::http::{HeaderMap, StatusCode, header};
+
+/// The header that carries a key besides `Authorization: Bearer`.
+pub const API_KEY_HEADER: &str = "x-agentstack-api-key";
+
+/// How to send a key, for refusals.
+const HOW_TO_SEND: &str = "send it as `Authorization: Bearer ask_…` or `x-agentstack-api-key: \
+     ask_…` (the SDK: AGENTSTACK_API_KEY or builder().api_key(…)); create one with `agentstack \
+     keys create --project NAME`";
+
+/// Why a request was refused, or a key operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The request carries no key, and the server requires one.
+    #[error("this server requires an API key and the request has none; {HOW_TO_SEND}")]
+    Missing,
+    /// What the request carries is not the shape of a key.
+    #[error(
+        "the API key of the request is not an AgentStack key (ask_ and 32 hex characters); {HOW_TO_SEND}"
+    )]
+    Malformed,
+    /// No such key.
+    #[error("the API key of the request is not known to this server; {HOW_TO_SEND}")]
+    Unknown,
+    /// The key was revoked.
+    #[error(
+        "the API key {prefix}… was revoked; create a new one with `agentstack keys create --project NAME`"
+    )]
+    Revoked {
+        /// The key's public prefix.
+        prefix: String,
+    },
+    /// A project name that cannot be one.
+    #[error("{0:?} is not a project name: use 1 to 64 letters, digits, '.', '_' or '-'")]
+    BadProject(String),
+    /// No key with that prefix, for revoke.
+    #[error("no API key starts with {0:?}; list them with `agentstack keys list`")]
+    NoSuchKey(String),
+    /// The operating system gave no random bytes, or the check could not run.
+    #[error("{0}")]
+    Internal(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl AuthError {
+    /// The HTTP status of this refusal.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AuthError::Missing
+            | AuthError::Malformed
+            | AuthError::Unknown
+            | AuthError::Revoked { .. } => StatusCode::UNAUTHORIZED,
+            AuthError::BadProject(_) => StatusCode::BAD_REQUEST,
+            AuthError::NoSuchKey(_) => StatusCode::NOT_FOUND,
+            AuthError::Store(StoreError::Busy { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::Internal(_) | AuthError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// A key just created: the secret (shown once) and its record.
+#[derive(Debug, Clone)]
+pub struct CreatedKey {
+    /// The whole key.
+    pub secret: String,
+    /// What the store keeps.
+    pub record: ApiKeyRecord,
+}
+
+/// The keys of one span store, and the rule of who may come in without one.
+#[derive(Debug, Clone)]
+pub struct KeyRing {
+    store: Arc<SqliteSpanStore>,
+    /// Whether a store that has never held a key lets requests in without one (loopback only).
+    open_without_keys: bool,
+}
+
+impl KeyRing {
+    /// The keys in `store`; `open_without_keys`: whether requests without a key go to
+    /// [`DEFAULT_PROJECT`] while the store has no key at all.
+    pub fn new(store: Arc<SqliteSpanStore>, open_without_keys: bool) -> KeyRing {
+        KeyRing {
+            store,
+            open_without_keys,
+        }
+    }
+
+    /// Creates a key for `project`.
+    pub fn create(&self, project: &str) -> Result<CreatedKey, AuthError> {
+        check_project(project)?;
+        loop {
+            let new = key::generate()
+                .map_err(|e| AuthError::Internal(format!("cannot make a random key: {e}")))?;
+            let record = ApiKeyRecord {
+                prefix: new.prefix,
+                sha256: new.sha256,
+                project: project.to_string(),
+                created_unix_nanos: now_nanos(),
+                revoked_unix_nanos: None,
+            };
+            // A prefix already taken (1 in 4 billion): draw again.
+            if self.store.insert_api_key(&record)? {
+                return Ok(CreatedKey {
+                    secret: new.secret,
+                    record,
+                });
+            }
+        }
+    }
+
+    /// Every key, oldest first (no secrets: the store has none).
+    pub fn list(&self) -> Result<Vec<ApiKeyRecord>, AuthError> {
+        Ok(self.store.api_keys()?)
+    }
+
+    /// Revokes the key whose prefix (or whole key) is `prefix`; it stops working at once.
+    pub fn revoke(&self, prefix: &str) -> Result<ApiKeyRecord, AuthError> {
+        let prefix = prefix.trim();
+        let prefix = key::public_prefix(prefix).unwrap_or(prefix);
+        self.store
+            .revoke_api_key(prefix, now_nanos())?
+            .ok_or_else(|| AuthError::NoSuchKey(prefix.to_string()))
+    }
+
+    /// Whether requests need a key now.
+    pub fn requires_keys(&self) -> Result<bool, AuthError> {
+        Ok(!self.open_without_keys || self.store.has_api_keys()?)
+    }
+
+    /// The project of a request with `headers`. Blocking (a store read): call it from the
+    /// blocking pool, or use [`authenticate`](Self::authenticate).
+    pub fn project_of(&self, headers: &HeaderMap) -> Result<String, AuthError> {
+        if !self.requires_keys()? {
+            // No key was ever made and only this machine can reach us: as before keys existed.
+            return Ok(DEFAULT_PROJECT.to_string());
+        }
+        let given = key_of(headers).ok_or(AuthError::Missing)?;
+        let prefix = key::public_prefix(given).ok_or(AuthError::Malformed)?;
+        let record = self.store.api_key(prefix)?.ok_or(AuthError::Unknown)?;
+        if !key::constant_time_eq(&key::sha256_hex(given), &record.sha256) {
+            return Err(AuthError::Unknown);
+        }
+        if !record.is_active() {
+            return Err(AuthError::Revoked {
+                prefix: record.prefix,
+            });
+        }
+        Ok(record.project)
+    }
+
+    /// [`project_of`](Self::project_of) on the blocking pool.
+    pub async fn authenticate(self: &Arc<Self>, headers: &HeaderMap) -> Result<String, AuthError> {
+        let ring = Arc::clone(self);
+        let headers = headers.clone();
+        tokio::task::spawn_blocking(move || ring.project_of(&headers))
+            .await
+            .map_err(|e| AuthError::Internal(format!("the key check failed: {e}")))?
+    }
+}
+
+/// The key a request carries: `Authorization: Bearer …`, else `x-agentstack-api-key`.
+pub fn key_of(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        });
+    bearer
+        .or_else(|| {
+            headers
+                .get(API_KEY_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+        })
+        .filter(|key| !key.is_empty())
+}
+
+/// Refuses names that could not be a project.
+pub fn check_project(project: &str) -> Result<(), AuthError> {
+    let ok = (1..=64).contains(&project.len())
+        && project
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AuthError::BadProject(project.to_string()))
+    }
+}
+
+fn now_nanos() -> i64 {
+    jiff::Timestamp::now().as_nanosecond() as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn ring(open: bool) -> KeyRing {
+        KeyRing::new(Arc::new(SqliteSpanStore::open_in_memory().unwrap()), open)
+    }
+
+    fn with(name: &'static str, value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(name, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn without_keys_a_loopback_server_is_open_and_any_other_is_not() {
+        assert_eq!(ring(true).project_of(&HeaderMap::new()).unwrap(), "default");
+        assert!(matches!(
+            ring(false).project_of(&HeaderMap::new()),
+            Err(AuthError::Missing)
+        ));
+    }
+
+    #[test]
+    fn a_key_picks_its_project_until_revoked() {
+        let ring = ring(true);
+        let a = ring.create("alpha").unwrap();
+        assert_eq!(
+            ring.project_of(&with("authorization", &format!("Bearer {}", a.secret)))
+                .unwrap(),
+            "alpha"
+        );
+        assert_eq!(
+            ring.project_of(&with(API_KEY_HEADER, &a.secret)).unwrap(),
+            "alpha"
+        );
+        assert!(matches!(
+            ring.project_of(&HeaderMap::new()),
+            Err(AuthError::Missing)
+        ));
+        let forged = format!("{}{}", a.record.prefix, "0".repeat(24));
+        assert!(matches!(
+            ring.project_of(&with(API_KEY_HEADER, &forged)),
+            Err(AuthError::Unknown)
+        ));
+        assert!(matches!(
+            ring.project_of(&with(API_KEY_HEADER, "hunter2")),
+            Err(AuthError::Malformed)
+        ));
+        ring.revoke(&a.record.prefix).unwrap();
+        assert!(matches!(
+            ring.project_of(&with(API_KEY_HEADER, &a.secret)),
+            Err(AuthError::Revoked { .. })
+        ));
+        assert!(matches!(
+            ring.revoke("ask_nothere"),
+            Err(AuthError::NoSuchKey(_))
+        ));
+        assert!(matches!(
+            ring.create("no spaces"),
+            Err(AuthError::BadProject(_))
+        ));
+    }
+}
