@@ -458,3 +458,50 @@ fn the_sdk_with_an_api_key_exports_into_the_key_project() {
     );
     assert!(listed(&body).is_empty());
 }
+
+#[test]
+fn the_viewer_reads_a_server_with_its_project_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = db_in(&dir);
+    let key_a = create_key(&db, "alpha");
+    let key_b = create_key(&db, "beta");
+    let server = Server::start_in(dir, &[]);
+    let auth_a = bearer(&key_a);
+    assert_eq!(
+        post_spans(&server, &[("authorization", &auth_a)], 1).status,
+        200
+    );
+    assert_eq!(
+        post_spans(&server, &[("x-agentstack-api-key", &key_b)], 2).status,
+        200
+    );
+    server.store_with(2);
+
+    let viewer = |key: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_agentstack"));
+        command
+            .args(["traces", "--json", "--server", &server.api])
+            .env_remove("AGENTSTACK_API_KEY");
+        if let Some(key) = key {
+            command.args(["--api-key", key]);
+        }
+        command.output().unwrap()
+    };
+    let out = viewer(Some(&key_a));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains(&tid(1)), "{listed}");
+    assert!(
+        !listed.contains(&tid(2)),
+        "project beta's trace must not show: {listed}"
+    );
+
+    let out = viewer(None);
+    assert!(!out.status.success());
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("401"), "{error}");
+}

@@ -27,12 +27,14 @@ pub struct ApiSource {
     /// `http://host:port`, without `/api/v1` and without a trailing slash.
     base: String,
     agent: ureq::Agent,
+    /// `Bearer <key>` for a server with API keys.
+    authorization: Option<String>,
 }
 
 impl ApiSource {
     /// A client of the API at `url`: the server's address (`http://127.0.0.1:8000`), with or
     /// without the `/api/v1` that `agentstack serve` prints.
-    pub fn new(url: &str) -> Result<ApiSource> {
+    pub fn new(url: &str, api_key: Option<&str>) -> Result<ApiSource> {
         let base = base_url(url)?;
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -40,7 +42,12 @@ impl ApiSource {
             .user_agent(concat!("agentstack-viewer/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
-        Ok(ApiSource { base, agent })
+        let authorization = api_key.map(|key| format!("Bearer {}", key.trim()));
+        Ok(ApiSource {
+            base,
+            agent,
+            authorization,
+        })
     }
 
     /// GETs `path` (under `/api/v1`) with `query` and parses the JSON answer; any other answer
@@ -57,10 +64,11 @@ impl ApiSource {
             url.push('=');
             url.extend(utf8_percent_encode(value, NON_ALPHANUMERIC));
         }
-        let response = self
-            .agent
-            .get(&url)
-            .header("accept", "application/json")
+        let mut request = self.agent.get(&url).header("accept", "application/json");
+        if let Some(authorization) = &self.authorization {
+            request = request.header("authorization", authorization);
+        }
+        let response = request
             .call()
             .map_err(|error| unreachable(&self.base, &error))?;
         let status = response.status().as_u16();

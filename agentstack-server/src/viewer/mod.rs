@@ -41,6 +41,16 @@ pub struct Source {
     /// prints it (http://127.0.0.1:8000, with or without /api/v1)
     #[arg(long, value_name = "URL", env = "AGENTSTACK_SERVER")]
     pub server: Option<String>,
+
+    /// The project API key to read a server with (`agentstack keys create`); the same variable
+    /// the SDK sends its spans with. Not needed by a server without keys
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "AGENTSTACK_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
 }
 
 /// Conditions on whole traces, shared by `traces` and `tail`.
@@ -237,7 +247,8 @@ fn no_traces_yet(path: &Path) -> String {
 /// does not exist (opening would create it).
 fn open(source: &Source) -> Result<Option<Box<dyn TraceSource>>> {
     if let Some(url) = source.server.as_deref().filter(|u| !u.trim().is_empty()) {
-        return Ok(Some(Box::new(ApiSource::new(url)?)));
+        let key = source.api_key.as_deref().filter(|k| !k.trim().is_empty());
+        return Ok(Some(Box::new(ApiSource::new(url, key)?)));
     }
     if !source.db.exists() {
         return Ok(None);
