@@ -5,40 +5,20 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use serde_json::Value;
 
 mod support;
 
 use support::Server;
+use support::otlp::{failed, kv, kv_int, with};
 
 /// The start of the hand-built traces, 2023-11-14T22:13:20Z.
 const T0: u64 = 1_700_000_000_000_000_000;
 const MS: u64 = 1_000_000;
 const S: u64 = 1_000 * MS;
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_string())),
-        }),
-        ..Default::default()
-    }
-}
-
-fn kv_int(key: &str, value: i64) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..Default::default()
-    }
-}
 
 /// Trace id `n` in hex.
 fn tid(n: u8) -> String {
@@ -64,19 +44,6 @@ fn span(n: u8, id: u8, parent: Option<u8>, name: &str, start: u64, millis: u64) 
         end_time_unix_nano: start + millis * MS,
         ..Default::default()
     }
-}
-
-fn with(mut span: Span, attributes: Vec<KeyValue>) -> Span {
-    span.attributes.extend(attributes);
-    span
-}
-
-fn failed(mut span: Span, message: &str) -> Span {
-    span.status = Some(Status {
-        code: 2,
-        message: message.into(),
-    });
-    span
 }
 
 fn resource_spans(service: &str, spans: Vec<Span>) -> ResourceSpans {

@@ -2,14 +2,16 @@
 //! `agentstack` binary, and its output read as a pipe (so: no colour codes, no width limit unless
 //! `COLUMNS` says so).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, SqliteSpanStore};
 use unicode_width::UnicodeWidthStr;
+
+mod support;
+
+use support::{lines_of, wait_for};
 
 const RESEARCH: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const SUPPORT: &str = "a3ce929d0e0e47364bf92f3577b34da6";
@@ -604,37 +606,6 @@ fn odd_data_does_not_crash_the_viewer() {
     assert!(tree.contains("ends before�[31m it starts"), "{tree}");
     assert!(tree.contains("-4µs"), "{tree}");
     assert!(tree.contains("(unnamed)"), "{tree}");
-}
-
-/// Reads lines from a child's pipe on a thread, so the test can wait with a timeout.
-fn lines_of(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Waits (generously) for a line containing `needle`; returns the lines seen until then.
-fn wait_for(rx: &mpsc::Receiver<String>, needle: &str, child: &mut Child) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
-            let hit = line.contains(needle);
-            seen.push(line);
-            if hit {
-                return seen;
-            }
-        }
-    }
-    let _ = child.kill();
-    panic!("no line with {needle:?} within 30 s; saw {seen:#?}");
 }
 
 #[test]

@@ -2,46 +2,24 @@
 //! end to end: the real server, spans posted over OTLP/HTTP, the real viewer binary run against
 //! the REST API and against the server's own store file, and both outputs compared.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use serde_json::Value;
 
 mod support;
 
-use support::Server;
+use support::otlp::{failed, kv, kv_int, with};
+use support::{Server, lines_of, wait_for};
 
 /// 2023-11-14T22:13:20Z: far enough back that relative times cannot tick between two runs.
 const T0: u64 = 1_700_000_000_000_000_000;
 const MS: u64 = 1_000_000;
 const S: u64 = 1_000 * MS;
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_string())),
-        }),
-        ..Default::default()
-    }
-}
-
-fn kv_int(key: &str, value: i64) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..Default::default()
-    }
-}
 
 /// The 16 bytes of trace `n` (hex `5eed0nc0…0n`).
 fn trace_bytes(n: u8) -> Vec<u8> {
@@ -66,19 +44,6 @@ fn span(n: u8, id: u8, parent: Option<u8>, name: &str, start: u64, millis: u64) 
         end_time_unix_nano: start + millis * MS,
         ..Default::default()
     }
-}
-
-fn with(mut span: Span, attributes: Vec<KeyValue>) -> Span {
-    span.attributes.extend(attributes);
-    span
-}
-
-fn failed(mut span: Span, message: &str) -> Span {
-    span.status = Some(Status {
-        code: 2,
-        message: message.into(),
-    });
-    span
 }
 
 fn request(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
@@ -366,37 +331,6 @@ fn an_unreachable_or_empty_server_says_what_to_do() {
         note.contains(&format!("no traces yet on the server at {}", server.api)),
         "{note}"
     );
-}
-
-/// Reads lines from a child's pipe on a thread, so the test can wait with a timeout.
-fn lines_of(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Waits (generously) for a line containing `needle`; returns the lines seen until then.
-fn wait_for(rx: &mpsc::Receiver<String>, needle: &str, child: &mut Child) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
-            let hit = line.contains(needle);
-            seen.push(line);
-            if hit {
-                return seen;
-            }
-        }
-    }
-    let _ = child.kill();
-    panic!("no line with {needle:?} within 30 s; saw {seen:#?}");
 }
 
 /// Kills the child when the test ends, passed or not.

@@ -5,10 +5,13 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agentstack_exporter_sqlite::SqliteSpanStore;
+
+pub mod otlp;
 
 /// A running `agentstack serve`, killed when dropped.
 pub struct Server {
@@ -311,4 +314,35 @@ pub fn request(
         None => agent.run(builder.body(()).unwrap()).unwrap(),
     };
     answer(response)
+}
+
+/// Reads lines from a child's pipe on a thread, so the test can wait with a timeout.
+pub fn lines_of(pipe: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits (generously) for a line containing `needle`; returns the lines seen until then.
+pub fn wait_for(rx: &mpsc::Receiver<String>, needle: &str, child: &mut Child) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            let hit = line.contains(needle);
+            seen.push(line);
+            if hit {
+                return seen;
+            }
+        }
+    }
+    let _ = child.kill();
+    panic!("no line with {needle:?} within 30 s; saw {seen:#?}");
 }
