@@ -2,9 +2,13 @@
 //! local mode (`./.agentstack/traces.db`), the terminal viewer reads it, and the server's SQLite
 //! store keeps its spans in the same schema; trace summaries are computed from the spans by query.
 
+mod sessions;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
+
+pub use sessions::{SessionCursor, SessionPage, SessionQuery, SessionSummary};
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, named_params};
 
@@ -251,6 +255,10 @@ const TRACE_HAS_SPANS: &str = "SELECT
   AND (?7 IS NULL OR EXISTS (SELECT 1 FROM spans
           WHERE trace_id = ?1 AND (?2 IS NULL OR project = ?2)
             AND (instr(lower(input), lower(?7)) > 0 OR instr(lower(output), lower(?7)) > 0)))";
+
+/// Whether the trace ?1 (of project ?2, NULL: all) has a span of the session ?3.
+const TRACE_HAS_SESSION: &str = "SELECT EXISTS (SELECT 1 FROM spans
+    WHERE trace_id = ?1 AND (?2 IS NULL OR project = ?2) AND session_id = ?3)";
 
 /// Spans of project ?1 (NULL: all) starting in `[?2, ?3)`: count, errors, tokens in and out.
 const STATS_SPAN_TOTALS: &str = "SELECT COUNT(*), COALESCE(SUM(status = 2), 0),
@@ -1119,6 +1127,69 @@ impl SqliteSpanStore {
                 }
             }
             Ok(kept)
+        })
+    }
+
+    /// For the live tail: the summaries of `trace_ids` that pass every condition of `query`
+    /// (its cursor and limit aside), in the order given; ids with no span in the project are
+    /// left out.
+    pub fn traces_matching(
+        &self,
+        query: &TraceQuery,
+        trace_ids: &[String],
+    ) -> Result<Vec<TraceSummary>, StoreError> {
+        let filter = &query.filter;
+        let name_lower = filter.name_contains.as_deref().map(str::to_lowercase);
+        let project = filter.project.as_deref();
+        self.with_conn("summarizing live traces", |conn| {
+            let tx = conn.transaction()?;
+            let mut summarize = tx.prepare_cached(SUMMARY_OF_TRACE)?;
+            let mut has_spans = tx.prepare_cached(TRACE_HAS_SPANS)?;
+            let mut in_session = tx.prepare_cached(TRACE_HAS_SESSION)?;
+            let mut matching = Vec::new();
+            for trace_id in trace_ids {
+                let Some(summary) = summarize
+                    .query_row(rusqlite::params![trace_id, project], summary_from_row)
+                    .optional()?
+                else {
+                    continue;
+                };
+                let summary_ok = filter.matches(&summary, name_lower.as_deref())
+                    && query
+                        .min_duration_nanos
+                        .is_none_or(|min| summary.duration_nanos() >= min);
+                if !summary_ok {
+                    continue;
+                }
+                if let Some(session) = &filter.session_id {
+                    let has: bool = in_session
+                        .query_row(rusqlite::params![trace_id, project, session], |row| {
+                            row.get(0)
+                        })?;
+                    if !has {
+                        continue;
+                    }
+                }
+                if query.has_span_conditions() {
+                    let passes: bool = has_spans.query_row(
+                        rusqlite::params![
+                            trace_id,
+                            project,
+                            query.service_name,
+                            query.kind,
+                            query.model,
+                            query.user_id,
+                            query.text,
+                        ],
+                        |row| row.get(0),
+                    )?;
+                    if !passes {
+                        continue;
+                    }
+                }
+                matching.push(summary);
+            }
+            Ok(matching)
         })
     }
 

@@ -51,6 +51,8 @@ fn start_serve(db: &Path) -> Serve {
             "127.0.0.1:0",
             "--api",
             "127.0.0.1:0",
+            "--otlp-grpc",
+            "127.0.0.1:0",
             "--db",
         ])
         .arg(db)
@@ -62,7 +64,7 @@ fn start_serve(db: &Path) -> Serve {
     let (mut collector, mut api) = (None, None);
     while collector.is_none() || api.is_none() {
         let line = lines.next().expect("serve printed its addresses").unwrap();
-        if let Some(rest) = line.split("collector listening on ").nth(1) {
+        if let Some(rest) = line.split("OTLP/HTTP collector listening on ").nth(1) {
             collector = Some(rest.trim().to_string());
         }
         if let Some(rest) = line.split("API listening on ").nth(1) {

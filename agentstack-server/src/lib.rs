@@ -8,6 +8,8 @@ pub mod api;
 pub mod auth;
 pub mod bus;
 pub mod collector;
+pub mod config;
+pub mod live;
 pub mod normalize;
 pub mod serve;
 pub mod workers;

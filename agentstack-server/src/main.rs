@@ -8,7 +8,7 @@ use std::io;
 use std::process::ExitCode;
 
 use anstream::ColorChoice;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// Tracing for LLM agents: look at the traces your agents write.
 #[derive(Debug, Parser)]
@@ -87,7 +87,18 @@ fn serve(args: &agentstack_server::serve::ServeArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
+    if let (Command::Serve(args), Some(("serve", serve_matches))) =
+        (&mut cli.command, matches.subcommand())
+        && let Err(error) = agentstack_server::config::apply_config_file(args, serve_matches)
+    {
+        eprintln!("agentstack: {error}");
+        return ExitCode::FAILURE;
+    }
     let color = ColorChoice::from(cli.color);
     // Messages on stderr follow the same choice.
     color.write_global();

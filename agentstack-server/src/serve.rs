@@ -12,14 +12,19 @@ use std::sync::Arc;
 use agentstack_exporter_sqlite::{DEFAULT_PROJECT, SqliteSpanStore};
 use anyhow::{Context, bail};
 
-use crate::api::{self, API_PREFIX};
+use crate::api::{API_PREFIX, ApiRouter};
 use crate::auth::KeyRing;
 use crate::bus::{InProcessBus, SpanBus, WRITER_GROUP};
 use crate::collector::{self, CollectorConfig, TRACES_PATH};
+use crate::live::LiveFeed;
 use crate::workers::writer;
 
 /// Where the server's span store is by default, relative to the working directory.
 pub const DEFAULT_DB_PATH: &str = "./.agentstack/server.db";
+/// How long traces are kept by default, in days.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// How often the retention sweep runs.
+pub const RETENTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 /// How many accepted requests (batches) may wait for the writer before the collector answers 503.
 pub const DEFAULT_BUS_CAPACITY: usize = 1024;
 
@@ -34,6 +39,20 @@ pub struct ServeArgs {
         default_value = "127.0.0.1:4318"
     )]
     pub otlp_http: SocketAddr,
+
+    /// Where the OTLP/gRPC collector listens (opentelemetry.proto.collector.trace.v1
+    /// TraceService/Export); port 0 picks a free port
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "AGENTSTACK_OTLP_GRPC_ADDR",
+        default_value = "127.0.0.1:4317"
+    )]
+    pub otlp_grpc: SocketAddr,
+
+    /// Do not listen for OTLP/gRPC (only OTLP/HTTP)
+    #[arg(long, env = "AGENTSTACK_NO_OTLP_GRPC")]
+    pub no_otlp_grpc: bool,
 
     /// Where the REST API listens (GET /api/v1/traces, /api/v1/stats, /api/openapi.json);
     /// port 0 picks a free port
@@ -70,6 +89,30 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub admin_token: Option<String>,
+
+    /// Delete traces whose spans all ended more than this many days ago (checked at start-up
+    /// and every hour); 0 keeps everything
+    #[arg(
+        long,
+        value_name = "DAYS",
+        env = "AGENTSTACK_RETENTION_DAYS",
+        default_value_t = DEFAULT_RETENTION_DAYS
+    )]
+    pub retention_days: u32,
+
+    /// The dashboard's built assets (index.html and assets/), served at `/` by the API
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "AGENTSTACK_DASHBOARD_DIR",
+        default_value = crate::api::dashboard::SOURCE_TREE_DIST
+    )]
+    pub dashboard_dir: PathBuf,
+
+    /// A TOML file of these settings (its `[serve]` table); flags and environment variables
+    /// win over it. Without this option, ./agentstack.toml is read if it exists
+    #[arg(long, value_name = "FILE", env = "AGENTSTACK_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// Runs the server until `shutdown` completes, then drains the bus into the store.
@@ -77,7 +120,9 @@ pub async fn run(
     args: &ServeArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let loopback_only = args.otlp_http.ip().is_loopback() && args.api.ip().is_loopback();
+    let loopback_only = args.otlp_http.ip().is_loopback()
+        && args.api.ip().is_loopback()
+        && (args.no_otlp_grpc || args.otlp_grpc.ip().is_loopback());
     // Only a store that already holds an active key lets the server face the network; the
     // check reads the file without creating it.
     let active_keys = if args.db.exists() {
@@ -94,10 +139,14 @@ pub async fn run(
         0
     };
     if active_keys == 0 {
-        for (flag, addr, what) in [
+        let mut listeners = vec![
             ("--otlp-http", args.otlp_http, "spans may only come from"),
             ("--api", args.api, "the API may only answer"),
-        ] {
+        ];
+        if !args.no_otlp_grpc {
+            listeners.push(("--otlp-grpc", args.otlp_grpc, "spans may only come from"));
+        }
+        for (flag, addr, what) in listeners {
             if !addr.ip().is_loopback() {
                 bail!(
                     "no API keys configured, so {what} this machine, but {flag} {addr} is not a \
@@ -149,6 +198,25 @@ pub async fn run(
     let api_local = api_listener
         .local_addr()
         .context("reading the API's address")?;
+    let grpc_listener = if args.no_otlp_grpc {
+        None
+    } else {
+        let listener = tokio::net::TcpListener::bind(args.otlp_grpc)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {} for OTLP/gRPC; is another collector running there? \
+                     choose another address with --otlp-grpc, or --no-otlp-grpc",
+                    args.otlp_grpc
+                )
+            })?;
+        Some(listener)
+    };
+    let grpc_local = grpc_listener
+        .as_ref()
+        .map(tokio::net::TcpListener::local_addr)
+        .transpose()
+        .context("reading the gRPC collector's address")?;
 
     // The keys are checked through a connection of their own, so no request waits for a write.
     let db = args.db.clone();
@@ -165,16 +233,25 @@ pub async fn run(
     };
     let bus = Arc::new(InProcessBus::new(args.bus_capacity, &[WRITER_GROUP]));
     let subscription = bus.subscribe(WRITER_GROUP)?;
-    let writer = tokio::spawn(writer::run(subscription, Arc::clone(&store)));
+    let live = LiveFeed::default();
+    let writer = tokio::spawn(writer::run(
+        subscription,
+        Arc::clone(&store),
+        Some(live.clone()),
+    ));
+    let collector_config = CollectorConfig {
+        max_body_bytes: args.max_body_bytes,
+        max_decompressed_bytes: args.max_decompressed_bytes,
+        project: DEFAULT_PROJECT.to_string(),
+    };
     let router = collector::router_with_keys(
         Arc::clone(&bus),
-        CollectorConfig {
-            max_body_bytes: args.max_body_bytes,
-            max_decompressed_bytes: args.max_decompressed_bytes,
-            project: DEFAULT_PROJECT.to_string(),
-        },
+        collector_config.clone(),
         Arc::clone(&keys),
     );
+    let grpc = collector::grpc_service(Arc::clone(&bus), collector_config, Some(Arc::clone(&keys)));
+    let retention = (args.retention_days > 0)
+        .then(|| tokio::spawn(retention_sweeps(Arc::clone(&store), args.retention_days)));
 
     {
         let mut out = std::io::stdout().lock();
@@ -213,10 +290,42 @@ pub async fn run(
             out,
             "agentstack serve: OTLP/HTTP collector listening on http://{local}{TRACES_PATH}"
         )?;
+        match grpc_local {
+            Some(addr) => writeln!(
+                out,
+                "agentstack serve: OTLP/gRPC collector listening on http://{addr}"
+            )?,
+            None => writeln!(out, "agentstack serve: OTLP/gRPC off (--no-otlp-grpc)")?,
+        }
         writeln!(
             out,
             "agentstack serve: API listening on http://{api_local}{API_PREFIX}"
         )?;
+        let index = args.dashboard_dir.join("index.html");
+        if index.is_file() {
+            writeln!(
+                out,
+                "agentstack serve: dashboard on http://{api_local}/ (from {})",
+                args.dashboard_dir.display()
+            )?;
+        } else {
+            writeln!(
+                out,
+                "agentstack serve: dashboard not built ({} is missing): `cd \
+                 agentstack-server/dashboard && npm ci && npm run build`, or --dashboard-dir",
+                index.display()
+            )?;
+        }
+        match args.retention_days {
+            0 => writeln!(
+                out,
+                "agentstack serve: retention off: traces are kept forever"
+            )?,
+            days => writeln!(
+                out,
+                "agentstack serve: retention: traces that ended over {days} days ago are deleted"
+            )?,
+        }
         writeln!(
             out,
             "agentstack serve: span store {} (read it with `agentstack traces --db {}`)",
@@ -239,15 +348,43 @@ pub async fn run(
     let collector = axum::serve(listener, router)
         .with_graceful_shutdown(until_stopped(stopped.clone()))
         .into_future();
-    let api = axum::serve(
-        api_listener,
-        api::router_with_keys(Arc::new(api_store), keys, args.admin_token.clone()),
-    )
-    .with_graceful_shutdown(until_stopped(stopped))
-    .into_future();
-    let (served, api_served) = tokio::join!(collector, api);
+    let api_router = ApiRouter::new(Arc::new(api_store))
+        .keys(keys, args.admin_token.clone())
+        .live(live.clone())
+        .dashboard(args.dashboard_dir.clone())
+        .build();
+    let api = axum::serve(api_listener, api_router)
+        .with_graceful_shutdown(until_stopped(stopped.clone()))
+        .into_future();
+    let grpc_served = async {
+        match grpc_listener {
+            None => Ok(()),
+            Some(listener) => {
+                tonic::transport::Server::builder()
+                    .add_service(grpc)
+                    .serve_with_incoming_shutdown(
+                        tokio_stream::wrappers::TcpListenerStream::new(listener),
+                        until_stopped(stopped.clone()),
+                    )
+                    .await
+            }
+        }
+    };
+    // Live tails end at once on shutdown; the API's graceful shutdown waits for nothing else.
+    let closing = {
+        let live = live.clone();
+        let stopped = stopped.clone();
+        async move {
+            until_stopped(stopped).await;
+            live.close();
+        }
+    };
+    let (served, api_served, grpc_served, ()) = tokio::join!(collector, api, grpc_served, closing);
     // Whatever ended the server, nothing accepted may be lost: close and drain.
     bus.close();
+    if let Some(retention) = retention {
+        retention.abort();
+    }
     let stats = writer.await.context("the writer worker failed")?;
     let mut out = std::io::stdout().lock();
     writeln!(
@@ -259,7 +396,32 @@ pub async fn run(
     out.flush()?;
     served.context("the OTLP/HTTP collector failed")?;
     api_served.context("the API failed")?;
+    grpc_served.context("the OTLP/gRPC collector failed")?;
     Ok(())
+}
+
+/// Deletes the traces past `days` now and every [`RETENTION_INTERVAL`], until aborted.
+async fn retention_sweeps(store: Arc<SqliteSpanStore>, days: u32) {
+    let mut every = tokio::time::interval(RETENTION_INTERVAL);
+    loop {
+        every.tick().await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
+            });
+        let cutoff = now.saturating_sub(i64::from(days) * 86_400 * 1_000_000_000);
+        let store = Arc::clone(&store);
+        match tokio::task::spawn_blocking(move || store.delete_older_than(cutoff)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(deleted)) => println!(
+                "agentstack serve: retention: deleted {deleted} spans of traces that ended over \
+                 {days} days ago"
+            ),
+            Ok(Err(error)) => eprintln!("agentstack serve: retention: {error}"),
+            Err(error) => eprintln!("agentstack serve: retention: the sweep failed: {error}"),
+        }
+    }
 }
 
 /// Completes on Ctrl-C, or SIGTERM on Unix.

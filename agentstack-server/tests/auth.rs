@@ -375,6 +375,8 @@ fn with_a_key_serve_may_listen_beyond_loopback() {
             "0.0.0.0:0",
             "--api",
             "127.0.0.1:0",
+            "--otlp-grpc",
+            "127.0.0.1:0",
             "--db",
         ])
         .arg(&db)

@@ -2,24 +2,30 @@
 //! the request's [`Project`]. One file per resource — [`traces`] (list and one trace),
 //! [`stats`], [`openapi`] — and the shared [`error`] shape and [`params`] parsing.
 
+pub mod dashboard;
 pub mod error;
 pub mod keys;
+pub mod live;
 pub mod openapi;
 pub mod params;
 pub mod project;
+pub mod sessions;
 pub mod stats;
 pub mod traces;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use agentstack_exporter_sqlite::{SqliteSpanStore, StoreError};
 use axum::Router;
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 
 use crate::auth::KeyRing;
+use crate::live::LiveFeed;
 use serde::Serialize;
 
 pub use error::ApiError;
@@ -31,6 +37,10 @@ pub const API_PREFIX: &str = "/api/v1";
 pub const TRACES_ROUTE: &str = "/api/v1/traces";
 /// `GET`: one trace.
 pub const TRACE_ROUTE: &str = "/api/v1/traces/{trace_id}";
+/// `GET`: sessions (conversations), most recently active first.
+pub const SESSIONS_ROUTE: &str = "/api/v1/sessions";
+/// `GET` (WebSocket): the live tail of new traces and spans.
+pub const LIVE_TRACES_ROUTE: &str = "/ws/traces";
 /// `GET`: statistics.
 pub const STATS_ROUTE: &str = "/api/v1/stats";
 /// `GET`: the OpenAPI document.
@@ -42,7 +52,14 @@ pub const KEYS_ROUTE: &str = "/api/v1/keys";
 /// `DELETE` (admin): revoke an API key.
 pub const KEY_ROUTE: &str = "/api/v1/keys/{prefix}";
 /// Every `GET` route the router serves for a project, in OpenAPI's path syntax.
-pub const ROUTES: &[&str] = &[TRACES_ROUTE, TRACE_ROUTE, STATS_ROUTE, OPENAPI_ROUTE];
+pub const ROUTES: &[&str] = &[
+    TRACES_ROUTE,
+    TRACE_ROUTE,
+    SESSIONS_ROUTE,
+    STATS_ROUTE,
+    OPENAPI_ROUTE,
+    LIVE_TRACES_ROUTE,
+];
 /// The admin routes (method, path), behind the admin token.
 pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("post", PROJECT_KEYS_ROUTE),
@@ -50,11 +67,13 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("delete", KEY_ROUTE),
 ];
 
-/// What the handlers share: the store they read, and the keys the admin routes manage.
+/// What the handlers share: the store they read, the keys the admin routes manage, and the
+/// live feed of the WebSocket tail.
 #[derive(Debug, Clone)]
 pub struct ApiState {
     store: Arc<SqliteSpanStore>,
     admin: Option<Arc<keys::Admin>>,
+    live: Option<LiveFeed>,
 }
 
 impl ApiState {
@@ -72,42 +91,89 @@ impl ApiState {
 }
 
 /// The API's router over `store`, every request in [`agentstack_exporter_sqlite::DEFAULT_PROJECT`]
-/// (no keys; the admin routes answer 403).
+/// (no keys; the admin routes answer 403), without live tail or dashboard.
 pub fn router(store: Arc<SqliteSpanStore>) -> Router {
-    routes().with_state(ApiState { store, admin: None })
+    ApiRouter::new(store).build()
 }
 
-/// The API's router over `store`, each request scoped to the project of its API key in `keys`;
-/// the admin routes open with `admin_token` (`None`: 403).
-pub fn router_with_keys(
+/// What the API's router is made of: the store it reads and, optionally, the API keys that
+/// scope each request to a project, the live feed of `WS /ws/traces` and the dashboard's
+/// built assets served at `/`.
+#[derive(Debug)]
+pub struct ApiRouter {
     store: Arc<SqliteSpanStore>,
-    keys: Arc<KeyRing>,
-    admin_token: Option<String>,
-) -> Router {
-    let admin = keys::Admin {
-        keys: Arc::clone(&keys),
-        token: admin_token.filter(|token| !token.is_empty()),
-    };
-    routes().layer(axum::Extension(keys)).with_state(ApiState {
-        store,
-        admin: Some(Arc::new(admin)),
-    })
+    keys: Option<(Arc<KeyRing>, Option<String>)>,
+    live: Option<LiveFeed>,
+    dashboard: Option<PathBuf>,
 }
 
-fn routes() -> Router<ApiState> {
-    Router::new()
-        .route(TRACES_ROUTE, get(traces::list))
-        .route(TRACE_ROUTE, get(traces::detail))
-        .route(STATS_ROUTE, get(stats::stats))
-        .route(OPENAPI_ROUTE, get(openapi::document))
-        .route(PROJECT_KEYS_ROUTE, post(keys::create))
-        .route(KEYS_ROUTE, get(keys::list))
-        .route(KEY_ROUTE, delete(keys::revoke))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+impl ApiRouter {
+    /// An API over `store` with no keys (every request in the default project), no live tail
+    /// and no dashboard.
+    pub fn new(store: Arc<SqliteSpanStore>) -> ApiRouter {
+        ApiRouter {
+            store,
+            keys: None,
+            live: None,
+            dashboard: None,
+        }
+    }
+
+    /// Scopes each request to the project of its API key in `keys`; the admin routes open with
+    /// `admin_token` (`None` or empty: 403).
+    pub fn keys(mut self, keys: Arc<KeyRing>, admin_token: Option<String>) -> ApiRouter {
+        self.keys = Some((keys, admin_token.filter(|token| !token.is_empty())));
+        self
+    }
+
+    /// Serves `WS /ws/traces` from `live`.
+    pub fn live(mut self, live: LiveFeed) -> ApiRouter {
+        self.live = Some(live);
+        self
+    }
+
+    /// Serves the dashboard's built assets from `dir` at `/` (see [`dashboard`]).
+    pub fn dashboard(mut self, dir: PathBuf) -> ApiRouter {
+        self.dashboard = Some(dir);
+        self
+    }
+
+    /// The router.
+    pub fn build(self) -> Router {
+        let admin = self.keys.as_ref().map(|(keys, token)| {
+            Arc::new(keys::Admin {
+                keys: Arc::clone(keys),
+                token: token.clone(),
+            })
+        });
+        let state = ApiState {
+            store: self.store,
+            admin,
+            live: self.live,
+        };
+        let fallback = dashboard::Fallback::new(self.dashboard);
+        let routes = Router::new()
+            .route(TRACES_ROUTE, get(traces::list))
+            .route(TRACE_ROUTE, get(traces::detail))
+            .route(SESSIONS_ROUTE, get(sessions::list))
+            .route(STATS_ROUTE, get(stats::stats))
+            .route(OPENAPI_ROUTE, get(openapi::document))
+            .route(LIVE_TRACES_ROUTE, get(live::traces))
+            .route(PROJECT_KEYS_ROUTE, post(keys::create))
+            .route(KEYS_ROUTE, get(keys::list))
+            .route(KEY_ROUTE, delete(keys::revoke))
+            .fallback(move |request: Request| fallback.clone().answer(request))
+            .method_not_allowed_fallback(method_not_allowed);
+        let routes = match self.keys {
+            Some((keys, _)) => routes.layer(axum::Extension(keys)),
+            None => routes,
+        };
+        routes.with_state(state)
+    }
 }
 
-async fn not_found() -> ApiError {
+/// The JSON 404 of a path under the API (anything else is the dashboard's).
+pub(crate) fn not_found() -> ApiError {
     ApiError::not_found(format!(
         "no such endpoint; the API serves {} (described by GET {OPENAPI_ROUTE})",
         ROUTES.join(", ")

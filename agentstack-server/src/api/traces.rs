@@ -40,7 +40,7 @@ const LIST_PARAMETERS: &[&str] = &[
 
 /// A trace of the list: its summary, its duration in milliseconds and its start as RFC 3339.
 #[derive(Debug, Serialize)]
-struct TraceItem {
+pub(super) struct TraceItem {
     #[serde(flatten)]
     summary: TraceSummary,
     start_time: String,
@@ -77,7 +77,7 @@ pub async fn list(
 }
 
 /// The store query of the list's parameters.
-fn trace_query(params: &QueryParams, project: String) -> Result<TraceQuery, ApiError> {
+pub(super) fn trace_query(params: &QueryParams, project: String) -> Result<TraceQuery, ApiError> {
     let status = match params.text("status") {
         None => None,
         Some("ok") => Some(SpanStatus::Ok),
@@ -197,7 +197,7 @@ fn json_of(text: String) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
 }
 
-fn status_name(status: SpanStatus) -> &'static str {
+pub(super) fn status_name(status: SpanStatus) -> &'static str {
     match status {
         SpanStatus::Unset => "unset",
         SpanStatus::Ok => "ok",

@@ -4,6 +4,7 @@
 //! with `Retry-After`, so the sender keeps (retries or spools) what the server cannot take yet.
 
 mod decode;
+mod grpc;
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
 
@@ -24,6 +25,7 @@ use crate::bus::{PublishError, SpanBatch, SpanBus};
 use crate::normalize::normalize_request;
 
 pub use decode::{Encoding, Format, Refusal};
+pub use grpc::{GrpcCollector, grpc_service};
 
 /// The OTLP/HTTP path of traces.
 pub const TRACES_PATH: &str = "/v1/traces";
@@ -149,13 +151,27 @@ async fn accept<B: SpanBus>(
     };
     let max_decompressed = config.max_decompressed_bytes;
     // Decompressing and decoding are CPU work: off the async threads.
-    let normalized = tokio::task::spawn_blocking(move || {
-        let request = decode::request(&body, format, encoding, max_decompressed)?;
-        Ok::<_, Refusal>(normalize_request(request, &project))
+    let request = tokio::task::spawn_blocking(move || {
+        decode::request(&body, format, encoding, max_decompressed)
     })
     .await
     .map_err(|join| Refusal::Internal(join.to_string()))??;
+    let answer = ingest(collector, request, project).await?;
+    Ok(respond(format, &answer))
+}
 
+/// Normalizes a decoded request into `project` and publishes its spans; the answer is the
+/// OTLP success, with `partial_success` naming what was rejected. Shared by OTLP/HTTP and
+/// OTLP/gRPC.
+async fn ingest<B: SpanBus>(
+    collector: &Collector<B>,
+    request: ExportTraceServiceRequest,
+    project: String,
+) -> Result<ExportTraceServiceResponse, Refusal> {
+    // Normalizing is CPU work: off the async threads.
+    let normalized = tokio::task::spawn_blocking(move || normalize_request(request, &project))
+        .await
+        .map_err(|join| Refusal::Internal(join.to_string()))?;
     let message = normalized.partial_success_message();
     let rejected = normalized.rejected.len();
     if !normalized.spans.is_empty() {
@@ -171,13 +187,12 @@ async fn accept<B: SpanBus>(
                 _ => Refusal::ShuttingDown(error.to_string()),
             })?;
     }
-    let answer = ExportTraceServiceResponse {
+    Ok(ExportTraceServiceResponse {
         partial_success: message.map(|error_message| ExportTracePartialSuccess {
             rejected_spans: i64::try_from(rejected).unwrap_or(i64::MAX),
             error_message,
         }),
-    };
-    Ok(respond(format, &answer))
+    })
 }
 
 /// The 200 answer, in the request's format.

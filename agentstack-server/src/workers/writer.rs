@@ -9,6 +9,7 @@ use agentstack_exporter_sqlite::{SpanRecord, SqliteSpanStore, StoreError};
 use serde_json::json;
 
 use crate::bus::{SpanBatch, SpanSubscription};
+use crate::live::LiveFeed;
 use crate::normalize::NormalizedSpan;
 
 /// How often a batch is tried before it is given up (with a message): a busy or failing file
@@ -56,6 +57,7 @@ pub fn store_record(span: &NormalizedSpan) -> SpanRecord {
 pub async fn run(
     mut subscription: impl SpanSubscription,
     store: Arc<SqliteSpanStore>,
+    live: Option<LiveFeed>,
 ) -> WriterStats {
     let mut stats = WriterStats::default();
     while let Some(first) = subscription.next().await {
@@ -70,10 +72,16 @@ pub async fn run(
             batches.push(next);
         }
         stats.batches += batches.len() as u64;
-        if !write(&store, &batches, &mut stats).await && batches.len() > 1 {
+        if !write(&store, &batches, &mut stats, live.as_ref()).await && batches.len() > 1 {
             // A batch the store refused as malformed must not take the others with it.
             for batch in &batches {
-                write(&store, std::slice::from_ref(batch), &mut stats).await;
+                write(
+                    &store,
+                    std::slice::from_ref(batch),
+                    &mut stats,
+                    live.as_ref(),
+                )
+                .await;
             }
         }
     }
@@ -90,6 +98,7 @@ async fn write(
     store: &Arc<SqliteSpanStore>,
     batches: &[Arc<SpanBatch>],
     stats: &mut WriterStats,
+    live: Option<&LiveFeed>,
 ) -> bool {
     let records: Arc<Vec<SpanRecord>> = Arc::new(
         batches
@@ -107,6 +116,9 @@ async fn write(
             Ok(Ok(new)) => {
                 stats.written += new as u64;
                 stats.duplicates += total - new as u64;
+                if let Some(live) = live {
+                    live.publish(records);
+                }
                 return true;
             }
             // A malformed span refuses the whole write and will not get better by waiting.

@@ -20,6 +20,8 @@ pub struct Server {
     pub base: String,
     /// `http://127.0.0.1:PORT` of the REST API
     pub api: String,
+    /// `http://127.0.0.1:PORT` of the OTLP/gRPC collector
+    pub grpc: String,
     pub db: PathBuf,
     /// Everything it printed on stdout.
     pub stdout: Arc<Mutex<Vec<String>>>,
@@ -41,6 +43,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--api",
                 "127.0.0.1:0",
+                "--otlp-grpc",
+                "127.0.0.1:0",
                 "--db",
             ])
             .arg(&db)
@@ -49,6 +53,8 @@ impl Server {
             .env_remove("AGENTSTACK_DB")
             .env_remove("AGENTSTACK_API_ADDR")
             .env_remove("AGENTSTACK_ADMIN_TOKEN")
+            .env_remove("AGENTSTACK_OTLP_GRPC_ADDR")
+            .env_remove("AGENTSTACK_CONFIG")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -58,10 +64,13 @@ impl Server {
         let lines = BufReader::new(child.stdout.take().unwrap());
         let seen = Arc::clone(&stdout);
         std::thread::spawn(move || {
-            let (mut base, mut api) = (None, None);
+            let (mut base, mut api, mut grpc) = (None, None, None);
             for line in lines.lines() {
                 let Ok(line) = line else { break };
-                if let Some(rest) = line.split("collector listening on ").nth(1) {
+                if let Some(rest) = line.split("OTLP/gRPC collector listening on ").nth(1) {
+                    grpc = Some(rest.to_string());
+                }
+                if let Some(rest) = line.split("OTLP/HTTP collector listening on ").nth(1) {
                     base = Some(rest.trim_end_matches("/v1/traces").to_string());
                 }
                 if let Some(rest) = line.split("API listening on ").nth(1) {
@@ -69,18 +78,22 @@ impl Server {
                 }
                 let last_of_start = line.contains("span store");
                 seen.lock().unwrap().push(line);
-                if last_of_start && let (Some(base), Some(api)) = (base.take(), api.take()) {
-                    let _ = tx.send((base, api));
+                if last_of_start
+                    && let (Some(base), Some(api), Some(grpc)) =
+                        (base.take(), api.take(), grpc.take())
+                {
+                    let _ = tx.send((base, api, grpc));
                 }
             }
         });
-        let (base, api) = rx
+        let (base, api, grpc) = rx
             .recv_timeout(Duration::from_secs(30))
             .expect("agentstack serve did not say where it listens");
         Server {
             child,
             base,
             api,
+            grpc,
             db,
             stdout,
             _dir: dir,

@@ -1,0 +1,252 @@
+//! The server's config file: a TOML file whose `[serve]` table sets any option of `agentstack
+//! serve`. One precedence, for every setting: command-line flag, then environment variable,
+//! then the config file, then the built-in default. The file is `--config FILE` (env
+//! `AGENTSTACK_CONFIG`), else `./agentstack.toml` when it exists.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+use serde::Deserialize;
+
+use crate::serve::ServeArgs;
+
+/// The config file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "agentstack.toml";
+
+/// Why the config file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file named by `--config` or `AGENTSTACK_CONFIG` could not be read.
+    #[error("cannot read the config file {path}: {source}; check the path given to --config")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What reading it said.
+        source: std::io::Error,
+    },
+    /// The file is not TOML of the expected shape (an unknown key is an error too, so a typo
+    /// never goes unnoticed).
+    #[error("the config file {path} is not valid: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with the line and column.
+        message: String,
+    },
+}
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// The options of `agentstack serve`.
+    #[serde(default)]
+    pub serve: ServeSection,
+}
+
+/// The `[serve]` table: each key is the long flag of `agentstack serve` with `_` for `-`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSection {
+    /// `--otlp-http`.
+    pub otlp_http: Option<SocketAddr>,
+    /// `--otlp-grpc`.
+    pub otlp_grpc: Option<SocketAddr>,
+    /// `--no-otlp-grpc`.
+    pub no_otlp_grpc: Option<bool>,
+    /// `--api`.
+    pub api: Option<SocketAddr>,
+    /// `--db`; relative paths are relative to the config file's directory.
+    pub db: Option<PathBuf>,
+    /// `--max-body-bytes`.
+    pub max_body_bytes: Option<usize>,
+    /// `--max-decompressed-bytes`.
+    pub max_decompressed_bytes: Option<usize>,
+    /// `--bus-capacity`.
+    pub bus_capacity: Option<usize>,
+    /// `--admin-token`.
+    pub admin_token: Option<String>,
+    /// `--retention-days`.
+    pub retention_days: Option<u32>,
+    /// `--dashboard-dir`; relative paths are relative to the config file's directory.
+    pub dashboard_dir: Option<PathBuf>,
+}
+
+impl ConfigFile {
+    /// Parses `text`, the contents of `path` (named in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<ConfigFile, ConfigError> {
+        toml::from_str(text).map_err(|error| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: error.to_string().trim_end().to_string(),
+        })
+    }
+}
+
+/// Fills the options of `args` that neither a flag nor an environment variable set from the
+/// config file (`args.config`, else ./agentstack.toml if it exists). Returns the file read.
+pub fn apply_config_file(
+    args: &mut ServeArgs,
+    matches: &ArgMatches,
+) -> Result<Option<PathBuf>, ConfigError> {
+    let path = match &args.config {
+        Some(path) => path.clone(),
+        None if Path::new(DEFAULT_CONFIG_FILE).is_file() => PathBuf::from(DEFAULT_CONFIG_FILE),
+        None => return Ok(None),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let file = ConfigFile::parse(&text, &path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    apply_section(args, file.serve, base, |id| {
+        matches!(
+            matches.value_source(id),
+            None | Some(ValueSource::DefaultValue)
+        )
+    });
+    Ok(Some(path))
+}
+
+/// Sets each option of `section` whose id `unset` says no flag or variable gave.
+fn apply_section(
+    args: &mut ServeArgs,
+    section: ServeSection,
+    base: &Path,
+    unset: impl Fn(&str) -> bool,
+) {
+    fn fill<T>(slot: &mut T, value: Option<T>, unset: bool) {
+        if let (true, Some(value)) = (unset, value) {
+            *slot = value;
+        }
+    }
+    let relative = |path: PathBuf| {
+        if path.is_relative() {
+            base.join(path)
+        } else {
+            path
+        }
+    };
+    fill(&mut args.otlp_http, section.otlp_http, unset("otlp_http"));
+    fill(&mut args.otlp_grpc, section.otlp_grpc, unset("otlp_grpc"));
+    fill(
+        &mut args.no_otlp_grpc,
+        section.no_otlp_grpc,
+        unset("no_otlp_grpc"),
+    );
+    fill(&mut args.api, section.api, unset("api"));
+    fill(&mut args.db, section.db.map(relative), unset("db"));
+    fill(
+        &mut args.max_body_bytes,
+        section.max_body_bytes,
+        unset("max_body_bytes"),
+    );
+    fill(
+        &mut args.max_decompressed_bytes,
+        section.max_decompressed_bytes,
+        unset("max_decompressed_bytes"),
+    );
+    fill(
+        &mut args.bus_capacity,
+        section.bus_capacity,
+        unset("bus_capacity"),
+    );
+    fill(
+        &mut args.admin_token,
+        section.admin_token.map(Some),
+        unset("admin_token"),
+    );
+    fill(
+        &mut args.retention_days,
+        section.retention_days,
+        unset("retention_days"),
+    );
+    fill(
+        &mut args.dashboard_dir,
+        section.dashboard_dir.map(relative),
+        unset("dashboard_dir"),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    /// `argv` parsed, then the config file `text` applied.
+    fn parsed_with(argv: &[&str], text: &str) -> Result<ServeArgs, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("agentstack.toml");
+        std::fs::write(&file, text).unwrap();
+        let file_text = file.to_str().unwrap();
+        let mut all = vec!["agentstack", "--config", file_text];
+        all.extend_from_slice(argv);
+        let matches = Cli::command().try_get_matches_from(all).unwrap();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap();
+        apply_config_file(&mut cli.serve, &matches)?;
+        Ok(cli.serve)
+    }
+
+    #[test]
+    fn the_file_fills_what_no_flag_gave_and_a_flag_wins() {
+        let args = parsed_with(
+            &["--api", "127.0.0.1:9001"],
+            "[serve]\napi = \"127.0.0.1:7000\"\notlp_http = \"127.0.0.1:7001\"\n\
+             retention_days = 7\ndb = \"data/server.db\"\n",
+        )
+        .unwrap();
+        assert_eq!(args.api.to_string(), "127.0.0.1:9001", "the flag wins");
+        assert_eq!(
+            args.otlp_http.to_string(),
+            "127.0.0.1:7001",
+            "the file fills"
+        );
+        assert_eq!(args.retention_days, 7);
+        assert!(
+            args.db.ends_with("data/server.db") && args.db.is_absolute(),
+            "relative to the file: {}",
+            args.db.display()
+        );
+        assert_eq!(
+            args.otlp_grpc.to_string(),
+            "127.0.0.1:4317",
+            "the default stays"
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_with_its_line() {
+        let error = parsed_with(&[], "[serve]\n\napi_addr = \"127.0.0.1:1\"\n").unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("api_addr"), "{text}");
+        assert!(text.contains("line 3"), "{text}");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let text = parsed_with(&[], "[serve]\nretention_days = \"long\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("retention_days"), "{text}");
+    }
+
+    #[test]
+    fn a_missing_file_given_explicitly_is_an_error() {
+        let matches = Cli::command()
+            .try_get_matches_from(["agentstack", "--config", "/nonexistent/agentstack.toml"])
+            .unwrap();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap();
+        let error = apply_config_file(&mut cli.serve, &matches).unwrap_err();
+        assert!(matches!(error, ConfigError::Read { .. }), "{error}");
+    }
+}
