@@ -5,10 +5,12 @@
 //! hit wins. The order:
 //!
 //! 1. The name, trimmed and lowercased (an alias hit is reported as [`MatchRule::Alias`]).
-//! 2. With the span's provider, the name under that provider's LiteLLM route, when the name has
-//!    no route of its own: `gpt-4o` from `azure.ai.openai` → `azure/gpt-4o`,
-//!    `claude-sonnet-4-5` from `gcp.vertex_ai` → `vertex_ai/claude-sonnet-4-5`. Tried before
-//!    step 1, so a reseller's own price wins over the maker's list price.
+//! 2. With the span's provider, the name under that provider's LiteLLM route, unless it starts
+//!    with that route already: `gpt-4o` from `azure.ai.openai` → `azure/gpt-4o`,
+//!    `claude-sonnet-4-5` from `gcp.vertex_ai` → `vertex_ai/claude-sonnet-4-5`,
+//!    `meta-llama/Llama-3.3-70B-Instruct-Turbo` from `together_ai` →
+//!    `together_ai/meta-llama/…`. Tried before step 1 (and before each later candidate), so a
+//!    reseller's own price wins over the maker's list price.
 //! 3. The name without its route: after the first `/`, then after the last `/`
 //!    (`openai/gpt-4o` → `gpt-4o`; `bedrock/converse/meta.llama3-…` → `meta.llama3-…`).
 //! 4. Without a Bedrock cross-region prefix (`us.`, `eu.`, `apac.`, `global.`, `jp.`, `au.`,
@@ -110,8 +112,17 @@ pub(crate) fn resolve<T: Copy>(
     };
     let routed = |stem: &str, rule: MatchRule| {
         route
-            .filter(|_| !stem.contains('/'))
-            .and_then(|route| hit(&format!("{route}{stem}"), MatchRule::ProviderRoute))
+            .filter(|route| !stem.starts_with(route))
+            .and_then(|route| {
+                // Under the route, the name as given is a provider-route match; a later
+                // candidate keeps its own rule (a snapshot base stays a snapshot base).
+                let routed_rule = if rule == MatchRule::Exact {
+                    MatchRule::ProviderRoute
+                } else {
+                    rule
+                };
+                hit(&format!("{route}{stem}"), routed_rule)
+            })
             .or_else(|| hit(stem, rule))
     };
 
