@@ -10,15 +10,25 @@ use std::path::Path;
 use std::process::Command;
 
 use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, SqliteSpanStore, TraceFilter};
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::Server;
 
 /// Runs `tests/python/<script>` with the standard OTEL_* variables pointing at `server`.
 fn run_python(server: &Server, script: &str) {
+    run_python_with_headers(server, script, None);
+}
+
+/// Like [`run_python`], with `OTEL_EXPORTER_OTLP_HEADERS` (`authorization=Bearer …`) when given.
+fn run_python_with_headers(server: &Server, script: &str, headers: Option<&str>) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/python")
         .join(script);
-    let output = Command::new("python3")
+    let mut command = Command::new("python3");
+    if let Some(headers) = headers {
+        command.env("OTEL_EXPORTER_OTLP_HEADERS", headers);
+    }
+    let started = std::time::Instant::now();
+    let output = command
         .arg(&path)
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &server.base)
         .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
@@ -34,6 +44,7 @@ fn run_python(server: &Server, script: &str) {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    eprintln!("{script} ran in {:.1} s", started.elapsed().as_secs_f64());
 }
 
 fn the_only_trace(store: &SqliteSpanStore) -> Vec<SpanRecord> {
@@ -156,4 +167,146 @@ fn a_langgraph_agent_instrumented_by_openinference() {
 
     let summary = &store.recent_traces(&TraceFilter::default()).unwrap()[0];
     assert_eq!((summary.input_tokens, summary.output_tokens), (102, 16));
+}
+
+/// The trace list of the API (`GET /api/v1/traces`), oldest first.
+fn listed_traces(server: &Server) -> Vec<Value> {
+    let (status, body) = server.get_json("/api/v1/traces?limit=1000");
+    assert_eq!(status, 200, "{body}");
+    let mut traces = body["traces"].as_array().unwrap().clone();
+    traces.reverse();
+    traces
+}
+
+/// The spans of one trace from the API (`GET /api/v1/traces/{id}`), in its tree order.
+fn api_spans(server: &Server, trace_id: &str) -> Vec<Value> {
+    let (status, body) = server.get_json(&format!("/api/v1/traces/{trace_id}"));
+    assert_eq!(status, 200, "{body}");
+    body["spans"].as_array().unwrap().clone()
+}
+
+/// The spans of `spans` named `name`.
+fn api_named<'a>(spans: &'a [Value], name: &str) -> Vec<&'a Value> {
+    spans.iter().filter(|s| s["name"] == name).collect()
+}
+
+/// The one string attribute `key` of an API span.
+fn attribute<'a>(span: &'a Value, key: &str) -> &'a str {
+    span["attributes"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {}", span["attributes"]))
+}
+
+#[test]
+fn a_langgraph_agent_instrumented_by_openllmetry_through_the_api() {
+    let server = Server::start(&[]);
+    run_python(&server, "langgraph_openllmetry.py");
+    // invoke_agent root, LangGraph.workflow, 2 × (agent task, chat, route task), tools task,
+    // get_weather tool.
+    server.store_with(10);
+    let traces = listed_traces(&server);
+    assert_eq!(traces.len(), 1, "{traces:#?}");
+    let trace = &traces[0];
+    assert_eq!(trace["root_name"], "invoke_agent LangGraph");
+    assert_eq!(trace["service_name"], "langgraph_openllmetry");
+    assert_eq!(trace["session_id"], "weather-thread-1");
+    assert_eq!(
+        (&trace["input_tokens"], &trace["output_tokens"]),
+        (&json!(102), &json!(16)),
+        "the totals OpenLLMetry sends beside the counts are not added"
+    );
+    let spans = api_spans(&server, trace["trace_id"].as_str().unwrap());
+    assert_eq!(spans.len(), 10);
+
+    let root = &spans[0];
+    assert_eq!(root["name"], "invoke_agent LangGraph");
+    assert_eq!(
+        (&root["depth"], &root["kind"]),
+        (&json!(0), &json!("agent"))
+    );
+    assert_eq!(attribute(root, "gen_ai.agent.name"), "LangGraph");
+    assert_eq!(
+        root["attributes"]["gen_ai.workflow.nodes"],
+        json!(["agent", "tools"])
+    );
+    let workflow = api_named(&spans, "LangGraph.workflow")[0];
+    assert_eq!(workflow["parent_span_id"], root["span_id"]);
+    assert_eq!(
+        workflow["kind"], "agent",
+        "OpenLLMetry calls it invoke_agent"
+    );
+
+    // The graph's nodes: tasks (chains) named by the node, under the workflow.
+    let agent_nodes = api_named(&spans, "execute_task agent");
+    assert_eq!(agent_nodes.len(), 2, "the agent node ran twice");
+    let tools_node = api_named(&spans, "execute_task tools")[0];
+    for node in agent_nodes.iter().chain([&tools_node]) {
+        assert_eq!(node["parent_span_id"], workflow["span_id"]);
+        assert_eq!(node["kind"], "chain");
+        assert_eq!(node["depth"], 2);
+    }
+    assert_eq!(attribute(agent_nodes[0], "gen_ai.task.name"), "agent");
+    assert_eq!(attribute(tools_node, "gen_ai.task.name"), "tools");
+    assert!(
+        agent_nodes[0]["input"]["inputs"]["messages"][0]["kwargs"]["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("weather in Paris")),
+        "{}",
+        agent_nodes[0]["input"]
+    );
+    assert!(
+        agent_nodes[0]["attributes"]
+            .get("gen_ai.task.input")
+            .is_none(),
+        "the node's input is stored once, in the column"
+    );
+    assert_eq!(api_named(&spans, "execute_task route").len(), 2);
+
+    let chats = api_named(&spans, "ToolCallingFakeModel.chat");
+    assert_eq!(chats.len(), 2);
+    let mut tokens = Vec::new();
+    for chat in &chats {
+        assert_eq!(chat["kind"], "llm");
+        assert_eq!(chat["model"], "fake-gpt-4o");
+        assert!(
+            agent_nodes
+                .iter()
+                .any(|n| n["span_id"] == chat["parent_span_id"]),
+            "a model call sits under an agent node"
+        );
+        assert_eq!(
+            attribute(chat, "traceloop.association.properties.langgraph_node"),
+            "agent"
+        );
+        assert_eq!(chat["input"][0]["role"], "user");
+        tokens.push((
+            chat["input_tokens"].as_i64(),
+            chat["output_tokens"].as_i64(),
+        ));
+    }
+    tokens.sort();
+    assert_eq!(tokens, [(Some(42), Some(7)), (Some(60), Some(9))]);
+    assert_eq!(chats[0]["output"][0]["parts"][0]["name"], "get_weather");
+
+    let tool = api_named(&spans, "execute_tool get_weather")[0];
+    assert_eq!(tool["kind"], "tool");
+    assert_eq!(attribute(tool, "gen_ai.tool.name"), "get_weather");
+    assert_eq!(tool["parent_span_id"], tools_node["span_id"]);
+    assert_eq!(tool["input"]["inputs"], json!({"city": "Paris"}));
+    assert_eq!(
+        tool["output"]["output"]["kwargs"]["content"],
+        "It is sunny in Paris."
+    );
+    assert!(
+        tool["attributes"]
+            .get("gen_ai.tool.call.arguments")
+            .is_none()
+    );
+
+    // LangGraph's thread reaches every span (OpenLLMetry copies it into each).
+    assert!(
+        spans.iter().all(|s| s["session_id"] == "weather-thread-1"),
+        "{:?}",
+        spans.iter().map(|s| &s["session_id"]).collect::<Vec<_>>()
+    );
 }
