@@ -310,3 +310,86 @@ fn a_langgraph_agent_instrumented_by_openllmetry_through_the_api() {
         spans.iter().map(|s| &s["session_id"]).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn an_autogen_team_instrumented_by_openinference_through_the_api() {
+    let server = Server::start(&[]);
+    run_python(&server, "autogen_openinference.py");
+    // The team's run, 2 × (agent, its model call), the tool call of weather_agent.
+    server.store_with(6);
+    let traces = listed_traces(&server);
+    assert_eq!(traces.len(), 1, "{traces:#?}");
+    let trace = &traces[0];
+    assert_eq!(trace["root_name"], "RoundRobinGroupChat.run_stream");
+    assert_eq!(
+        (&trace["input_tokens"], &trace["output_tokens"]),
+        (&json!(51 + 83), &json!(12 + 14)),
+        "the stub's usage, each call once (llm.token_count.total is not added)"
+    );
+    let spans = api_spans(&server, trace["trace_id"].as_str().unwrap());
+    assert_eq!(spans.len(), 6);
+
+    let team = &spans[0];
+    assert_eq!(team["name"], "RoundRobinGroupChat.run_stream");
+    assert_eq!(
+        (&team["depth"], &team["kind"]),
+        (&json!(0), &json!("chain"))
+    );
+    assert_eq!(team["input"]["task"], "What is the weather in Paris?");
+    assert_eq!(
+        team["attributes"]["participant_names"],
+        json!(["weather_agent", "writer"])
+    );
+
+    let agent_of = |name: &str| {
+        let agent = api_named(&spans, &format!("{name}.on_messages_stream"))[0];
+        assert_eq!(agent["kind"], "agent");
+        assert_eq!(agent["parent_span_id"], team["span_id"]);
+        assert_eq!(
+            attribute(agent, "gen_ai.agent.name"),
+            name,
+            "from graph.node.id"
+        );
+        agent
+    };
+    let weather_agent = agent_of("weather_agent");
+    let writer = agent_of("writer");
+    assert_eq!(attribute(writer, "graph.node.parent_id"), "weather_agent");
+
+    let models = api_named(&spans, "OpenAIChatCompletionClient.create");
+    assert_eq!(models.len(), 2);
+    let under = |agent: &Value| {
+        *models
+            .iter()
+            .find(|m| m["parent_span_id"] == agent["span_id"])
+            .expect("a model call under each agent")
+    };
+    let (first, second) = (under(weather_agent), under(writer));
+    for (model, tokens) in [(first, (51, 12)), (second, (83, 14))] {
+        assert_eq!(model["kind"], "llm");
+        assert_eq!(
+            model["model"], "gpt-4o-mini-2024-07-18",
+            "the model that answered"
+        );
+        assert_eq!(
+            (&model["input_tokens"], &model["output_tokens"]),
+            (&json!(tokens.0), &json!(tokens.1))
+        );
+        assert_eq!(
+            model["input"][1]["content"],
+            "What is the weather in Paris?"
+        );
+    }
+    assert_eq!(first["output"]["content"][0]["name"], "get_weather");
+    assert_eq!(
+        second["output"]["content"],
+        "It is sunny in Paris today. TERMINATE"
+    );
+
+    let tool = api_named(&spans, "weather_agent.get_weather")[0];
+    assert_eq!(tool["kind"], "tool");
+    assert_eq!(attribute(tool, "gen_ai.tool.name"), "get_weather");
+    assert_eq!(tool["parent_span_id"], weather_agent["span_id"]);
+    assert_eq!(tool["input"], json!({"city": "Paris"}));
+    assert_eq!(tool["output"], "It is sunny in Paris.");
+}
