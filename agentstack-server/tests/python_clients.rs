@@ -393,3 +393,168 @@ fn an_autogen_team_instrumented_by_openinference_through_the_api() {
     assert_eq!(tool["input"], json!({"city": "Paris"}));
     assert_eq!(tool["output"], "It is sunny in Paris.");
 }
+
+/// `GET path` from the API with `key` as `x-agentstack-api-key`: status and JSON body.
+fn get_json_as(server: &Server, path: &str, key: &str) -> (u16, Value) {
+    let answer = support::request(
+        "GET",
+        &format!("{}{path}", server.api),
+        &[("x-agentstack-api-key", key)],
+        None,
+    );
+    let body = serde_json::from_slice(&answer.body)
+        .unwrap_or_else(|e| panic!("{path}: {e}: {}", answer.text()));
+    (answer.status, body)
+}
+
+#[test]
+fn an_autogen_team_under_its_built_in_tracing_reads_as_one_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = support::create_key(&support::db_in(&dir), "alpha");
+    let other_key = support::create_key(&support::db_in(&dir), "beta");
+    let server = Server::start_in(dir, &[]);
+    run_python_with_headers(
+        &server,
+        "autogen_builtin.py",
+        Some(&format!("x-agentstack-api-key={key}")),
+    );
+    // The runtime's spans (create, publish, process, send, ack of each message), the agents'
+    // create_agent and invoke_agent, one execute_tool.
+    server.store_with(43);
+    let get = |path: &str| {
+        let (status, body) = get_json_as(&server, path, &key);
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    };
+    let listed = get("/api/v1/traces?limit=1000")["traces"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        listed.len(),
+        16,
+        "one trace per runtime message, one per agent created"
+    );
+    let traces: Vec<(String, Vec<Value>)> = listed
+        .iter()
+        .map(|t| {
+            let id = t["trace_id"].as_str().unwrap().to_string();
+            let spans = get(&format!("/api/v1/traces/{id}"))["spans"]
+                .as_array()
+                .unwrap()
+                .clone();
+            (id, spans)
+        })
+        .collect();
+    let all_spans: Vec<&Value> = traces.iter().flat_map(|(_, spans)| spans).collect();
+    assert_eq!(all_spans.len(), 43);
+    assert!(
+        all_spans
+            .iter()
+            .all(|s| s["model"].is_null() && s["input_tokens"].is_null()),
+        "AutoGen's own tracing has no model calls; nothing may invent one"
+    );
+    let trace_with = |name: &str| {
+        traces
+            .iter()
+            .find(|(_, spans)| spans.iter().any(|s| s["name"] == name))
+            .unwrap_or_else(|| panic!("no trace has a span {name:?}"))
+    };
+
+    // The agents, each created in a trace of its own.
+    for agent in ["weather_agent", "writer"] {
+        let (_, spans) = trace_with(&format!("create_agent {agent}"));
+        assert_eq!(spans.len(), 1);
+        assert_eq!(spans[0]["kind"], "agent");
+        assert_eq!(spans[0]["provider"], "autogen", "from gen_ai.system");
+        assert_eq!(attribute(&spans[0], "gen_ai.agent.name"), agent);
+    }
+
+    // weather_agent's turn: the message published (root), processed, the agent, its tool.
+    let (turn_id, turn) = trace_with("invoke_agent weather_agent");
+    let root = &turn[0];
+    assert_eq!(root["depth"], 0);
+    assert!(
+        root["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("autogen publish weather_agent_")
+    );
+    let cause = &root["links"][0];
+    assert!(
+        cause["trace_id"].as_str().is_some_and(|t| t != turn_id),
+        "the root points to its cause, in another trace: {}",
+        root["links"]
+    );
+    let process = &turn[1];
+    assert!(
+        process["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("autogen process weather_agent_")
+    );
+    assert_eq!(process["parent_span_id"], root["span_id"]);
+    let agent = api_named(turn, "invoke_agent weather_agent")[0];
+    assert_eq!(agent["kind"], "agent");
+    assert_eq!(agent["parent_span_id"], process["span_id"]);
+    assert_eq!(attribute(agent, "gen_ai.agent.name"), "weather_agent");
+    let tool = api_named(turn, "execute_tool get_weather")[0];
+    assert_eq!(tool["kind"], "tool");
+    assert_eq!(tool["parent_span_id"], agent["span_id"]);
+    assert_eq!(attribute(tool, "gen_ai.tool.name"), "get_weather");
+    assert_eq!(attribute(tool, "gen_ai.tool.call.id"), "call_weather_1");
+    let (_, writer_turn) = trace_with("invoke_agent writer");
+
+    // One conversation: every trace tied in by links, whichever trace it is asked from.
+    let conversation = get(&format!("/api/v1/traces/{turn_id}/conversation"));
+    let members: Vec<&str> = conversation["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["trace_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        members.len(),
+        14,
+        "all but the two create_agent traces: {conversation}"
+    );
+    assert_eq!(conversation["truncated"], false);
+    assert!(members.contains(&turn_id.as_str()));
+    assert!(members.contains(&writer_turn[0]["trace_id"].as_str().unwrap()));
+    assert!(!members.contains(&trace_with("create_agent writer").0.as_str()));
+    let starts: Vec<i64> = conversation["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["start_unix_nanos"].as_i64().unwrap())
+        .collect();
+    assert!(starts.is_sorted(), "earliest first: {starts:?}");
+    assert_eq!(conversation["conversation_id"], members[0]);
+    let earliest_linked = listed
+        .iter()
+        .filter(|t| members.contains(&t["trace_id"].as_str().unwrap()))
+        .map(|t| t["start_unix_nanos"].as_i64().unwrap())
+        .min()
+        .unwrap();
+    assert_eq!(starts[0], earliest_linked);
+    for member in [members[0], members[members.len() - 1]] {
+        let again = get(&format!("/api/v1/traces/{member}/conversation"));
+        assert_eq!(again["conversation_id"], conversation["conversation_id"]);
+        assert_eq!(again["traces"], conversation["traces"]);
+    }
+    // A trace without links is a conversation of one.
+    let (created, _) = trace_with("create_agent weather_agent");
+    let alone = get(&format!("/api/v1/traces/{created}/conversation"));
+    assert_eq!(alone["conversation_id"], created.as_str());
+    assert_eq!(alone["traces"].as_array().unwrap().len(), 1);
+
+    // Another project's key reads none of it.
+    for path in [
+        format!("/api/v1/traces/{turn_id}/conversation"),
+        format!("/api/v1/traces/{turn_id}"),
+    ] {
+        let (status, body) = get_json_as(&server, &path, &other_key);
+        assert_eq!(status, 404, "{path}: {body}");
+        assert_eq!(body["error"]["status"], 404);
+    }
+}

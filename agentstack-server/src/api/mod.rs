@@ -2,6 +2,7 @@
 //! the request's [`Project`]. One file per resource — [`traces`] (list and one trace),
 //! [`stats`], [`openapi`] — and the shared [`error`] shape and [`params`] parsing.
 
+pub mod conversation;
 pub mod error;
 pub mod keys;
 pub mod openapi;
@@ -31,6 +32,8 @@ pub const API_PREFIX: &str = "/api/v1";
 pub const TRACES_ROUTE: &str = "/api/v1/traces";
 /// `GET`: one trace.
 pub const TRACE_ROUTE: &str = "/api/v1/traces/{trace_id}";
+/// `GET`: the conversation of a trace (the traces linked to it, either way).
+pub const CONVERSATION_ROUTE: &str = "/api/v1/traces/{trace_id}/conversation";
 /// `GET`: statistics.
 pub const STATS_ROUTE: &str = "/api/v1/stats";
 /// `GET`: the OpenAPI document.
@@ -42,7 +45,13 @@ pub const KEYS_ROUTE: &str = "/api/v1/keys";
 /// `DELETE` (admin): revoke an API key.
 pub const KEY_ROUTE: &str = "/api/v1/keys/{prefix}";
 /// Every `GET` route the router serves for a project, in OpenAPI's path syntax.
-pub const ROUTES: &[&str] = &[TRACES_ROUTE, TRACE_ROUTE, STATS_ROUTE, OPENAPI_ROUTE];
+pub const ROUTES: &[&str] = &[
+    TRACES_ROUTE,
+    TRACE_ROUTE,
+    CONVERSATION_ROUTE,
+    STATS_ROUTE,
+    OPENAPI_ROUTE,
+];
 /// The admin routes (method, path), behind the admin token.
 pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("post", PROJECT_KEYS_ROUTE),
@@ -98,6 +107,7 @@ fn routes() -> Router<ApiState> {
     Router::new()
         .route(TRACES_ROUTE, get(traces::list))
         .route(TRACE_ROUTE, get(traces::detail))
+        .route(CONVERSATION_ROUTE, get(conversation::conversation))
         .route(STATS_ROUTE, get(stats::stats))
         .route(OPENAPI_ROUTE, get(openapi::document))
         .route(PROJECT_KEYS_ROUTE, post(keys::create))

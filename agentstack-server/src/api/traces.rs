@@ -40,7 +40,7 @@ const LIST_PARAMETERS: &[&str] = &[
 
 /// A trace of the list: its summary, its duration in milliseconds and its start as RFC 3339.
 #[derive(Debug, Serialize)]
-struct TraceItem {
+pub(super) struct TraceItem {
     #[serde(flatten)]
     summary: TraceSummary,
     start_time: String,
