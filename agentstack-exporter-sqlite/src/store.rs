@@ -14,6 +14,10 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, named_pa
 
 use crate::sqlite_file::{self, BUSY_TIMEOUT, Schema, SetupError};
 
+mod links;
+
+pub use links::{Conversation, MAX_CONVERSATION_TRACES};
+
 /// Where the SDK writes its trace file in local mode, relative to the working directory.
 pub const DEFAULT_LOCAL_PATH: &str = "./.agentstack/traces.db";
 /// How many traces [`SqliteSpanStore::recent_traces`] returns when [`TraceFilter::limit`] is 0.
@@ -130,6 +134,9 @@ const MIGRATIONS: &[&str] = &[
         created_unix_nanos INTEGER NOT NULL,
         revoked_unix_nanos INTEGER
     ) STRICT;",
+    // 4: span links, indexed both ways (`links.rs`), so that the traces tied together only by
+    // links (AutoGen's runtime) read as one conversation.
+    links::MIGRATION_4,
 ];
 
 const SCHEMA: Schema = Schema {
@@ -895,10 +902,64 @@ impl std::fmt::Debug for SqliteSpanStore {
     }
 }
 
-/// What a trace id (or prefix) found.
-enum Lookup {
-    Spans(Vec<SpanRecord>),
+/// What a query by trace id (or prefix) found: its answer, or the trace ids a prefix matched.
+enum Lookup<T> {
+    Found(T),
     Ambiguous(Vec<String>),
+}
+
+impl<T> Lookup<T> {
+    /// The answer, or [`StoreError::AmbiguousTraceId`] for `prefix`.
+    fn or_ambiguous(self, prefix: String) -> Result<T, StoreError> {
+        match self {
+            Lookup::Found(found) => Ok(found),
+            Lookup::Ambiguous(matches) => Err(StoreError::AmbiguousTraceId { prefix, matches }),
+        }
+    }
+}
+
+/// A trace id or prefix as given, checked and lowercased: 0-9 and a-f (any case), at least
+/// [`MIN_TRACE_ID_PREFIX`] and at most 32 characters.
+fn parse_trace_id(given: &str) -> Result<String, StoreError> {
+    let id = given.trim().to_ascii_lowercase();
+    let invalid = |reason| StoreError::InvalidTraceId {
+        given: given.to_string(),
+        reason,
+    };
+    if !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid("it has characters other than 0-9 and a-f"));
+    }
+    if id.len() > 32 {
+        return Err(invalid("it is longer than 32 characters"));
+    }
+    if id.len() < MIN_TRACE_ID_PREFIX {
+        return Err(invalid("it is too short to pick one trace"));
+    }
+    Ok(id)
+}
+
+/// The full trace id of `id` (from [`parse_trace_id`]) among the trace ids of `project`
+/// (`None`: all): a full id is itself (stored or not), a prefix the one stored id it starts;
+/// `Found(None)` when it starts none.
+fn resolve_trace_id(
+    tx: &rusqlite::Transaction<'_>,
+    project: Option<&str>,
+    id: &str,
+) -> rusqlite::Result<Lookup<Option<String>>> {
+    if id.len() == 32 {
+        return Ok(Lookup::Found(Some(id.to_string())));
+    }
+    let mut stmt = tx.prepare_cached(SELECT_TRACE_IDS_WITH_PREFIX)?;
+    let above = format!("{id}g");
+    let mut matches = stmt
+        .query_map(rusqlite::params![id, &above, project], |row| {
+            row.get::<_, String>(0)
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(match matches.len() {
+        0 | 1 => Lookup::Found(matches.pop()),
+        _ => Lookup::Ambiguous(matches.into_iter().take(5).collect()),
+    })
 }
 
 impl SqliteSpanStore {
@@ -965,7 +1026,7 @@ impl SqliteSpanStore {
             {
                 let mut insert = tx.prepare_cached(INSERT_SPAN)?;
                 for span in spans {
-                    new += insert.execute(named_params! {
+                    let inserted = insert.execute(named_params! {
                         ":trace_id": span.trace_id,
                         ":span_id": span.span_id,
                         ":parent_span_id": span.parent_span_id,
@@ -993,6 +1054,10 @@ impl SqliteSpanStore {
                         ":links": span.links,
                         ":resource": span.resource,
                     })?;
+                    if inserted == 1 {
+                        links::insert_links(&tx, span)?;
+                    }
+                    new += inserted;
                 }
             }
             tx.commit()?;
@@ -1256,52 +1321,21 @@ impl SqliteSpanStore {
         project: Option<&str>,
         trace_id: &str,
     ) -> Result<Vec<SpanRecord>, StoreError> {
-        let given = trace_id;
-        let id = given.trim().to_ascii_lowercase();
-        let invalid = |reason| StoreError::InvalidTraceId {
-            given: given.to_string(),
-            reason,
-        };
-        if !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(invalid("it has characters other than 0-9 and a-f"));
-        }
-        if id.len() > 32 {
-            return Err(invalid("it is longer than 32 characters"));
-        }
-        if id.len() < MIN_TRACE_ID_PREFIX {
-            return Err(invalid("it is too short to pick one trace"));
-        }
-        let lookup = self.with_conn("reading a trace", |conn| {
+        let id = parse_trace_id(trace_id)?;
+        self.with_conn("reading a trace", |conn| {
             let tx = conn.transaction()?;
-            let full_id = if id.len() == 32 {
-                id.clone()
-            } else {
-                let mut stmt = tx.prepare_cached(SELECT_TRACE_IDS_WITH_PREFIX)?;
-                let above = format!("{id}g");
-                let matches = stmt
-                    .query_map(rusqlite::params![&id, &above, project], |row| {
-                        row.get::<_, String>(0)
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?;
-                match matches.len() {
-                    0 => return Ok(Lookup::Spans(Vec::new())),
-                    1 => matches.into_iter().next().unwrap_or_default(),
-                    _ => return Ok(Lookup::Ambiguous(matches.into_iter().take(5).collect())),
-                }
+            let full_id = match resolve_trace_id(&tx, project, &id)? {
+                Lookup::Found(Some(full_id)) => full_id,
+                Lookup::Found(None) => return Ok(Lookup::Found(Vec::new())),
+                Lookup::Ambiguous(matches) => return Ok(Lookup::Ambiguous(matches)),
             };
             let mut stmt = tx.prepare_cached(SELECT_TRACE_SPANS)?;
             let spans = stmt
                 .query_map(rusqlite::params![&full_id, project], span_from_row)?
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Lookup::Spans(spans))
-        })?;
-        match lookup {
-            Lookup::Spans(spans) => Ok(spans),
-            Lookup::Ambiguous(matches) => Err(StoreError::AmbiguousTraceId {
-                prefix: id,
-                matches,
-            }),
-        }
+            Ok(Lookup::Found(spans))
+        })?
+        .or_ambiguous(id)
     }
 
     /// For `tail`: the traces with a span that ended at or after `since_unix_nanos`, oldest trace
@@ -1331,6 +1365,8 @@ impl SqliteSpanStore {
     pub fn delete_older_than(&self, unix_nanos: i64) -> Result<usize, StoreError> {
         self.with_conn("deleting old traces", |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.prepare_cached(links::DELETE_LINKS_OF_TRACES_ENDED_BEFORE)?
+                .execute([unix_nanos])?;
             let deleted = tx
                 .prepare_cached(DELETE_TRACES_ENDED_BEFORE)?
                 .execute([unix_nanos])?;

@@ -703,7 +703,7 @@ fn a_version_1_file_is_migrated_with_its_spans_in_the_default_project() {
     }
 
     let store = SqliteSpanStore::open(&path).unwrap();
-    assert_eq!(SqliteSpanStore::schema_version(), 3);
+    assert_eq!(SqliteSpanStore::schema_version(), 4);
     let spans = store.trace(&tid(1)).unwrap();
     assert_eq!(spans.len(), 2);
     let root = &spans[0];
@@ -737,7 +737,7 @@ fn a_version_1_file_is_migrated_with_its_spans_in_the_default_project() {
         .unwrap()
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
 }
 
 #[test]

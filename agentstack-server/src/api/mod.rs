@@ -2,6 +2,7 @@
 //! the request's [`Project`]. One file per resource — [`traces`] (list and one trace),
 //! [`stats`], [`openapi`] — and the shared [`error`] shape and [`params`] parsing.
 
+pub mod conversation;
 pub mod dashboard;
 pub mod error;
 pub mod keys;
@@ -41,6 +42,8 @@ pub const TRACE_ROUTE: &str = "/api/v1/traces/{trace_id}";
 pub const SESSIONS_ROUTE: &str = "/api/v1/sessions";
 /// `GET` (WebSocket): the live tail of new traces and spans.
 pub const LIVE_TRACES_ROUTE: &str = "/ws/traces";
+/// `GET`: the conversation of a trace (the traces linked to it, either way).
+pub const CONVERSATION_ROUTE: &str = "/api/v1/traces/{trace_id}/conversation";
 /// `GET`: statistics.
 pub const STATS_ROUTE: &str = "/api/v1/stats";
 /// `GET`: the OpenAPI document.
@@ -56,6 +59,7 @@ pub const ROUTES: &[&str] = &[
     TRACES_ROUTE,
     TRACE_ROUTE,
     SESSIONS_ROUTE,
+    CONVERSATION_ROUTE,
     STATS_ROUTE,
     OPENAPI_ROUTE,
     LIVE_TRACES_ROUTE,
@@ -155,6 +159,7 @@ impl ApiRouter {
         let routes = Router::new()
             .route(TRACES_ROUTE, get(traces::list))
             .route(TRACE_ROUTE, get(traces::detail))
+            .route(CONVERSATION_ROUTE, get(conversation::conversation))
             .route(SESSIONS_ROUTE, get(sessions::list))
             .route(STATS_ROUTE, get(stats::stats))
             .route(OPENAPI_ROUTE, get(openapi::document))

@@ -42,6 +42,10 @@ pub(crate) const REASONING_TOKENS_OLD: &str = "gen_ai.usage.reasoning_tokens";
 pub(crate) const INPUT_MESSAGES: &str = "gen_ai.input.messages";
 /// Output messages, a JSON string.
 pub(crate) const OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+/// A tool call's arguments, JSON text, on an `execute_tool` span.
+pub(crate) const TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+/// A tool call's result, on an `execute_tool` span.
+pub(crate) const TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
 /// Deprecated prompt: a JSON string, or flattened as `gen_ai.prompt.N.role` / `.content` / ….
 pub(crate) const PROMPT: &str = "gen_ai.prompt";
 /// Deprecated completion: a JSON string, or flattened as `gen_ai.completion.N.*`.
@@ -89,6 +93,16 @@ pub(crate) fn input_messages(attributes: &Attributes) -> Option<Moved> {
 /// `gen_ai.output.messages`.
 pub(crate) fn output_messages(attributes: &Attributes) -> Option<Moved> {
     moved(attributes, OUTPUT_MESSAGES)
+}
+
+/// `gen_ai.tool.call.arguments`.
+pub(crate) fn tool_call_arguments(attributes: &Attributes) -> Option<Moved> {
+    moved(attributes, TOOL_CALL_ARGUMENTS)
+}
+
+/// `gen_ai.tool.call.result`.
+pub(crate) fn tool_call_result(attributes: &Attributes) -> Option<Moved> {
+    moved(attributes, TOOL_CALL_RESULT)
 }
 
 /// Deprecated `gen_ai.prompt`, else its flattened form reassembled into a JSON array.
@@ -235,6 +249,29 @@ mod tests {
         assert_eq!(r.cache_creation_input_tokens, Some(2));
         assert_eq!(r.reasoning_output_tokens, Some(1));
         assert_eq!(r.input.as_deref(), Some("[1]"));
+    }
+
+    /// An `execute_tool` span in the current conventions carries its call's arguments and
+    /// result (opt-in content): they are the span's input and output.
+    #[test]
+    fn tool_call_arguments_and_result_are_input_and_output() {
+        let s = normalize_one(
+            "execute_tool get_weather",
+            vec![
+                ("gen_ai.operation.name", V::S("execute_tool")),
+                ("gen_ai.tool.name", V::S("get_weather")),
+                ("gen_ai.tool.call.id", V::S("call_1")),
+                ("gen_ai.tool.call.arguments", V::S(r#"{"city":"Paris"}"#)),
+                ("gen_ai.tool.call.result", V::S("It is sunny in Paris.")),
+            ],
+        );
+        assert_eq!(s.record.kind.as_deref(), Some("tool"));
+        assert_eq!(s.record.input.as_deref(), Some(r#"{"city":"Paris"}"#));
+        assert_eq!(s.record.output.as_deref(), Some("It is sunny in Paris."));
+        let attributes = attributes_of(&s);
+        assert!(!attributes.contains_key("gen_ai.tool.call.arguments"));
+        assert!(!attributes.contains_key("gen_ai.tool.call.result"));
+        assert_eq!(attributes["gen_ai.tool.call.id"], json!("call_1"));
     }
 
     #[test]

@@ -23,14 +23,14 @@
 //! | `cache_read_input_tokens` | `gen_ai.usage.cache_read.input_tokens` → `gen_ai.usage.cache_read_input_tokens` (older) → `llm.token_count.prompt_details.cache_read` |
 //! | `cache_creation_input_tokens` | `gen_ai.usage.cache_creation.input_tokens` → `gen_ai.usage.cache_creation_input_tokens` (older) → `llm.token_count.prompt_details.cache_write` |
 //! | `reasoning_output_tokens` | `gen_ai.usage.reasoning.output_tokens` → `gen_ai.usage.reasoning_tokens` (older) → `llm.token_count.completion_details.reasoning` |
-//! | `input` | `agentstack.input` → `input.value` → `gen_ai.input.messages` → `traceloop.entity.input` → `gen_ai.prompt` (deprecated) → `gen_ai.prompt.N.*` (flattened, reassembled) → `llm.input_messages.N.message.*` (flattened, reassembled) |
-//! | `output` | `agentstack.output` → `output.value` → `gen_ai.output.messages` → `traceloop.entity.output` → `gen_ai.completion` (deprecated) → `gen_ai.completion.N.*` → `llm.output_messages.N.message.*` |
-//! | `session_id` | `gen_ai.conversation.id` → `session.id` → `traceloop.association.properties.session_id` |
+//! | `input` | `agentstack.input` → `input.value` → `gen_ai.input.messages` → `gen_ai.tool.call.arguments` → `traceloop.entity.input` → `gen_ai.task.input` (OpenLLMetry) → `gen_ai.prompt` (deprecated) → `gen_ai.prompt.N.*` (flattened, reassembled) → `llm.input_messages.N.message.*` (flattened, reassembled) |
+//! | `output` | `agentstack.output` → `output.value` → `gen_ai.output.messages` → `gen_ai.tool.call.result` → `traceloop.entity.output` → `gen_ai.task.output` (OpenLLMetry) → `gen_ai.completion` (deprecated) → `gen_ai.completion.N.*` → `llm.output_messages.N.message.*` |
+//! | `session_id` | `gen_ai.conversation.id` → `session.id` → `traceloop.association.properties.session_id` → `….conversation_id` → `….thread_id` (LangChain's run metadata and LangGraph's thread, as OpenLLMetry copies them; OpenInference reads the same three into `session.id`) |
 //! | `user_id` | `user.id` → `enduser.id` → `traceloop.association.properties.user_id` |
 //! | `service_name` | the resource's `service.name` |
 //! | `status`, `status_message` | OTLP code 0 / 1 / 2 → Unset / Ok / Error (an undefined code → Unset); the message when not empty |
 //! | `trace_id`, `span_id`, `parent_span_id` | lowercase hex; an empty or all-zero parent is a root |
-//! | `attributes` | every span attribute (unknown ones too), minus the keys moved into `input`/`output`, plus the names below |
+//! | `attributes` | every span attribute (unknown ones too), minus the keys moved into `input`/`output` (with any other single-attribute input or output source holding the very same text: OpenLLMetry 0.62 writes each input and output twice), plus the names below |
 //! | `events` | every event (exceptions too): `[{"name", "time_unix_nanos", "attributes"}]` |
 //! | attribute `gen_ai.agent.name`, added when absent on an agent span | `agent.name` → `graph.node.id` → `metadata` JSON's `langgraph_node` → `traceloop.association.properties.langgraph_node` → `traceloop.entity.name` |
 //! | attribute `gen_ai.tool.name`, added when absent on a tool span | `tool.name` → `traceloop.entity.name` |
@@ -307,6 +307,29 @@ fn normalize_span(
     Ok((record, span.kind, links))
 }
 
+/// The single-attribute sources of `input`: besides the one the column is taken from, any of
+/// them holding the very same text leaves the attributes too (the value is kept once).
+const INPUT_KEYS: &[&str] = &[
+    native::INPUT,
+    openinference::INPUT_VALUE,
+    genai::INPUT_MESSAGES,
+    genai::TOOL_CALL_ARGUMENTS,
+    openllmetry::ENTITY_INPUT,
+    openllmetry::TASK_INPUT,
+    genai::PROMPT,
+];
+
+/// The single-attribute sources of `output` (see [`INPUT_KEYS`]).
+const OUTPUT_KEYS: &[&str] = &[
+    native::OUTPUT,
+    openinference::OUTPUT_VALUE,
+    genai::OUTPUT_MESSAGES,
+    genai::TOOL_CALL_RESULT,
+    openllmetry::ENTITY_OUTPUT,
+    openllmetry::TASK_OUTPUT,
+    genai::COMPLETION,
+];
+
 /// What the conventions say about one span, each field from the first source that says it
 /// (the precedence of the module's mapping table).
 struct Reading {
@@ -397,21 +420,29 @@ impl Reading {
             input: native::input(a)
                 .or_else(|| openinference::input_value(a))
                 .or_else(|| genai::input_messages(a))
+                .or_else(|| genai::tool_call_arguments(a))
                 .or_else(|| openllmetry::entity_input(a))
+                .or_else(|| openllmetry::task_input(a))
                 .or_else(|| genai::deprecated_prompt(a))
-                .or_else(|| openinference::input_messages(a)),
+                .or_else(|| openinference::input_messages(a))
+                .map(|moved| moved.with_identical_copies(a, INPUT_KEYS)),
             output: native::output(a)
                 .or_else(|| openinference::output_value(a))
                 .or_else(|| genai::output_messages(a))
+                .or_else(|| genai::tool_call_result(a))
                 .or_else(|| openllmetry::entity_output(a))
+                .or_else(|| openllmetry::task_output(a))
                 .or_else(|| genai::deprecated_completion(a))
-                .or_else(|| openinference::output_messages(a)),
+                .or_else(|| openinference::output_messages(a))
+                .map(|moved| moved.with_identical_copies(a, OUTPUT_KEYS)),
             session_id: first_text(
                 a,
                 &[
                     genai::CONVERSATION_ID,
                     openinference::SESSION_ID,
                     openllmetry::SESSION_ID,
+                    openllmetry::CONVERSATION_ID,
+                    openllmetry::THREAD_ID,
                 ],
             ),
             user_id: first_text(

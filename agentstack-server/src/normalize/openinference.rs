@@ -313,6 +313,87 @@ mod tests {
         assert!(!attributes_of(&s).contains_key("gen_ai.agent.name"));
     }
 
+    /// The spans of openinference-instrumentation-autogen-agentchat 0.1.22 (AutoGen 0.7.5) as
+    /// they arrived from tests/python/autogen_openinference.py, trimmed: the LLM span has no
+    /// `input.value` (its messages are flattened) and no provider; the tool span takes its name
+    /// from `tool.name`.
+    #[test]
+    fn autogen_agentchat_spans_as_observed() {
+        let llm = normalize_one(
+            "OpenAIChatCompletionClient.create",
+            vec![
+                ("llm.model_name", V::S("gpt-4o-mini-2024-07-18")),
+                ("llm.input_messages.0.message.role", V::S("developer")),
+                (
+                    "llm.input_messages.0.message.content",
+                    V::S("Look the weather up with the get_weather tool."),
+                ),
+                ("llm.input_messages.1.message.role", V::S("user")),
+                (
+                    "llm.input_messages.1.message.content",
+                    V::S("What is the weather in Paris?"),
+                ),
+                (
+                    "output.value",
+                    V::S(
+                        r#"{"finish_reason": "function_calls", "content": [{"id": "call_weather_1", "arguments": "{\"city\": \"Paris\"}", "name": "get_weather"}]}"#,
+                    ),
+                ),
+                ("output.mime_type", V::S("application/json")),
+                ("llm.output_messages.0.message.role", V::S("assistant")),
+                (
+                    "llm.output_messages.0.message.tool_calls.0.tool_call.function.name",
+                    V::S("get_weather"),
+                ),
+                ("llm.token_count.prompt", V::I(51)),
+                ("llm.token_count.completion", V::I(12)),
+                ("llm.token_count.total", V::I(63)),
+                ("openinference.span.kind", V::S("LLM")),
+            ],
+        );
+        let r = &llm.record;
+        assert_eq!(r.kind.as_deref(), Some("llm"));
+        assert_eq!(r.model.as_deref(), Some("gpt-4o-mini-2024-07-18"));
+        assert_eq!(r.provider, None);
+        assert_eq!((r.input_tokens, r.output_tokens), (Some(51), Some(12)));
+        assert_eq!(
+            parsed(r.input.as_deref()),
+            json!([
+                {"role": "developer", "content": "Look the weather up with the get_weather tool."},
+                {"role": "user", "content": "What is the weather in Paris?"},
+            ])
+        );
+        assert!(r.output.as_deref().unwrap().contains("function_calls"));
+        let attributes = attributes_of(&llm);
+        assert!(!attributes.contains_key("llm.input_messages.1.message.content"));
+        // The flattened output stays beside output.value, which is the column.
+        assert_eq!(
+            attributes["llm.output_messages.0.message.role"],
+            json!("assistant")
+        );
+
+        let tool = normalize_one(
+            "weather_agent.get_weather",
+            vec![
+                ("tool.name", V::S("get_weather")),
+                ("tool.description", V::S("The weather in a city.")),
+                ("tool.parameters", V::S(r#"{"city": "Paris"}"#)),
+                ("input.value", V::S(r#"{"city": "Paris"}"#)),
+                ("input.mime_type", V::S("application/json")),
+                ("output.value", V::S("It is sunny in Paris.")),
+                ("output.mime_type", V::S("text/plain")),
+                ("openinference.span.kind", V::S("TOOL")),
+            ],
+        );
+        assert_eq!(tool.record.kind.as_deref(), Some("tool"));
+        assert_eq!(tool.record.input.as_deref(), Some(r#"{"city": "Paris"}"#));
+        assert_eq!(tool.record.output.as_deref(), Some("It is sunny in Paris."));
+        let attributes = attributes_of(&tool);
+        assert_eq!(attributes["gen_ai.tool.name"], json!("get_weather"));
+        // The tool's declared parameters are not an input source: kept.
+        assert_eq!(attributes["tool.parameters"], json!(r#"{"city": "Paris"}"#));
+    }
+
     #[test]
     fn cache_and_reasoning_details_and_a_lone_total() {
         let r = normalize_one(

@@ -14,8 +14,19 @@ pub(crate) const ENTITY_NAME: &str = "traceloop.entity.name";
 pub(crate) const ENTITY_INPUT: &str = "traceloop.entity.input";
 /// The entity's output, JSON text.
 pub(crate) const ENTITY_OUTPUT: &str = "traceloop.entity.output";
-/// The session, from the association properties (`Traceloop.set_association_properties`).
+/// The task's input again, under OpenLLMetry's `gen_ai.*` name (the same text as
+/// [`ENTITY_INPUT`] in 0.62).
+pub(crate) const TASK_INPUT: &str = "gen_ai.task.input";
+/// The task's output again (the same text as [`ENTITY_OUTPUT`] in 0.62).
+pub(crate) const TASK_OUTPUT: &str = "gen_ai.task.output";
+/// The session, from the association properties (`Traceloop.set_association_properties`, or
+/// LangChain's run metadata, which OpenLLMetry copies there).
 pub(crate) const SESSION_ID: &str = "traceloop.association.properties.session_id";
+/// LangChain's `conversation_id` metadata, copied into the association properties.
+pub(crate) const CONVERSATION_ID: &str = "traceloop.association.properties.conversation_id";
+/// LangGraph's `thread_id` (the conversation of a checkpointed graph), copied from the run's
+/// config into the association properties of every span of the run.
+pub(crate) const THREAD_ID: &str = "traceloop.association.properties.thread_id";
 /// The end user, from the association properties.
 pub(crate) const USER_ID: &str = "traceloop.association.properties.user_id";
 /// The LangGraph node, copied from LangChain's run metadata into the association properties.
@@ -55,6 +66,16 @@ pub(crate) fn entity_input(attributes: &Attributes) -> Option<Moved> {
 /// `traceloop.entity.output`.
 pub(crate) fn entity_output(attributes: &Attributes) -> Option<Moved> {
     moved(attributes, ENTITY_OUTPUT)
+}
+
+/// `gen_ai.task.input`.
+pub(crate) fn task_input(attributes: &Attributes) -> Option<Moved> {
+    moved(attributes, TASK_INPUT)
+}
+
+/// `gen_ai.task.output`.
+pub(crate) fn task_output(attributes: &Attributes) -> Option<Moved> {
+    moved(attributes, TASK_OUTPUT)
 }
 
 #[cfg(test)]
@@ -106,7 +127,7 @@ mod tests {
     }
 
     /// A LangGraph node as an OpenLLMetry task: `execute_task`, its input and output in
-    /// `traceloop.entity.*`.
+    /// `traceloop.entity.*`, and again (the same text) in `gen_ai.task.*`, stored once.
     #[test]
     fn task_span_takes_entity_input_and_output() {
         let input = r#"{"inputs": {"messages": [["user", "hi"]]}, "tags": [], "metadata": {}, "kwargs": {"name": "agent"}}"#;
@@ -124,6 +145,7 @@ mod tests {
                 ("traceloop.entity.input", V::S(input)),
                 ("gen_ai.task.input", V::S(input)),
                 ("traceloop.entity.output", V::S(output)),
+                ("gen_ai.task.output", V::S(output)),
                 ("gen_ai.task.status", V::S("success")),
             ],
         );
@@ -131,11 +153,35 @@ mod tests {
         assert_eq!(s.record.input.as_deref(), Some(input));
         assert_eq!(s.record.output.as_deref(), Some(output));
         let attributes = attributes_of(&s);
-        assert!(!attributes.contains_key("traceloop.entity.input"));
-        assert!(!attributes.contains_key("traceloop.entity.output"));
-        // Another convention's copy of the same text is an unknown attribute: kept.
-        assert_eq!(attributes["gen_ai.task.input"], json!(input));
+        for copy in [
+            "traceloop.entity.input",
+            "traceloop.entity.output",
+            "gen_ai.task.input",
+            "gen_ai.task.output",
+        ] {
+            assert!(!attributes.contains_key(copy), "{copy} stored twice");
+        }
+        assert_eq!(attributes["gen_ai.task.name"], json!("agent"));
         assert!(!attributes.contains_key("gen_ai.agent.name"));
+
+        // A copy that says something else is no copy: kept. Alone, `gen_ai.task.*` is read.
+        let s = normalize_one(
+            "execute_task agent",
+            vec![
+                ("gen_ai.operation.name", V::S("execute_task")),
+                ("traceloop.entity.input", V::S(input)),
+                ("gen_ai.task.input", V::S(r#"{"inputs": "other"}"#)),
+                ("gen_ai.task.output", V::S(output)),
+            ],
+        );
+        assert_eq!(s.record.input.as_deref(), Some(input));
+        assert_eq!(s.record.output.as_deref(), Some(output));
+        let attributes = attributes_of(&s);
+        assert_eq!(
+            attributes["gen_ai.task.input"],
+            json!(r#"{"inputs": "other"}"#)
+        );
+        assert!(!attributes.contains_key("gen_ai.task.output"));
     }
 
     /// LangGraph's root in OpenLLMetry: `invoke_agent` wins over the workflow kind; the
@@ -268,6 +314,141 @@ mod tests {
                 .all(|k| !k.starts_with("gen_ai.prompt.") && !k.starts_with("gen_ai.completion."))
         );
         assert_eq!(attributes["llm.usage.total_tokens"], json!(22));
+    }
+
+    /// The spans of opentelemetry-instrumentation-langchain 0.62.4 under LangGraph 1.2 as they
+    /// arrived from tests/python/langgraph_openllmetry.py (trimmed): LangGraph's `thread_id`
+    /// is on every span only as an association property; the chat span has input, output and
+    /// total tokens; the tool span sends its input and output twice.
+    #[test]
+    fn langgraph_0_62_spans_as_observed() {
+        let chat = normalize_one(
+            "ToolCallingFakeModel.chat",
+            vec![
+                ("traceloop.workflow.name", V::S("LangGraph")),
+                ("traceloop.entity.path", V::S("agent")),
+                (
+                    "traceloop.association.properties.thread_id",
+                    V::S("weather-thread-1"),
+                ),
+                (
+                    "traceloop.association.properties.langgraph_node",
+                    V::S("agent"),
+                ),
+                ("traceloop.association.properties.langgraph_step", V::I(1)),
+                (
+                    "traceloop.association.properties.ls_provider",
+                    V::S("toolcallingfakemodel"),
+                ),
+                (
+                    "traceloop.association.properties.ls_model_name",
+                    V::S("fake-gpt-4o"),
+                ),
+                ("gen_ai.provider.name", V::S("langchain")),
+                ("gen_ai.operation.name", V::S("chat")),
+                ("gen_ai.request.model", V::S("fake-gpt-4o")),
+                ("gen_ai.response.model", V::S("fake-gpt-4o")),
+                (
+                    "gen_ai.input.messages",
+                    V::S(
+                        r#"[{"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]}]"#,
+                    ),
+                ),
+                ("gen_ai.usage.input_tokens", V::I(42)),
+                ("gen_ai.usage.output_tokens", V::I(7)),
+                ("gen_ai.usage.total_tokens", V::I(49)),
+                // Older OpenLLMetry LLM spans carry the total under llm.usage.* as well.
+                ("llm.usage.total_tokens", V::I(49)),
+                (
+                    "gen_ai.output.messages",
+                    V::S(
+                        r#"[{"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}], "finish_reason": ""}]"#,
+                    ),
+                ),
+            ],
+        );
+        let r = &chat.record;
+        assert_eq!(r.kind.as_deref(), Some("llm"));
+        assert_eq!(r.model.as_deref(), Some("fake-gpt-4o"));
+        assert_eq!(r.provider.as_deref(), Some("langchain"));
+        assert_eq!((r.input_tokens, r.output_tokens), (Some(42), Some(7)));
+        assert_eq!(r.session_id.as_deref(), Some("weather-thread-1"));
+        assert!(r.input.as_deref().unwrap().contains("weather in Paris"));
+        assert!(r.output.as_deref().unwrap().contains("get_weather"));
+        let attributes = attributes_of(&chat);
+        assert_eq!(attributes["gen_ai.usage.total_tokens"], json!(49));
+        assert_eq!(
+            attributes["traceloop.association.properties.langgraph_node"],
+            json!("agent")
+        );
+
+        let input = r#"{"input_str": "{'city': 'Paris'}", "inputs": {"city": "Paris"}, "kwargs": {"tool_call_id": "call_1"}}"#;
+        let output = r#"{"output": {"kwargs": {"content": "It is sunny in Paris.", "type": "tool", "name": "get_weather"}}}"#;
+        let tool = normalize_one(
+            "execute_tool get_weather",
+            vec![
+                (
+                    "traceloop.association.properties.thread_id",
+                    V::S("weather-thread-1"),
+                ),
+                ("traceloop.span.kind", V::S("tool")),
+                ("traceloop.entity.name", V::S("get_weather")),
+                ("gen_ai.provider.name", V::S("langgraph")),
+                ("gen_ai.operation.name", V::S("execute_tool")),
+                ("gen_ai.tool.name", V::S("get_weather")),
+                ("gen_ai.tool.type", V::S("function")),
+                ("traceloop.entity.input", V::S(input)),
+                ("gen_ai.tool.call.arguments", V::S(input)),
+                ("gen_ai.task.status", V::S("success")),
+                ("traceloop.entity.output", V::S(output)),
+                ("gen_ai.tool.call.result", V::S(output)),
+            ],
+        );
+        let r = &tool.record;
+        assert_eq!(r.kind.as_deref(), Some("tool"));
+        assert_eq!(r.session_id.as_deref(), Some("weather-thread-1"));
+        assert_eq!(r.input.as_deref(), Some(input));
+        assert_eq!(r.output.as_deref(), Some(output));
+        let attributes = attributes_of(&tool);
+        for copy in [
+            "traceloop.entity.input",
+            "gen_ai.tool.call.arguments",
+            "traceloop.entity.output",
+            "gen_ai.tool.call.result",
+        ] {
+            assert!(!attributes.contains_key(copy), "{copy} stored twice");
+        }
+        assert_eq!(attributes["gen_ai.tool.name"], json!("get_weather"));
+    }
+
+    /// LangChain's metadata reaches OpenLLMetry's association properties under its own keys;
+    /// the session is read from them in OpenInference's order (session, conversation, thread).
+    #[test]
+    fn session_from_langchain_metadata_in_the_association_properties() {
+        let session = |pairs: Vec<(&'static str, V)>| normalize_one("s", pairs).record.session_id;
+        let thread = ("traceloop.association.properties.thread_id", V::S("thread"));
+        let conversation = (
+            "traceloop.association.properties.conversation_id",
+            V::S("conversation"),
+        );
+        let explicit = (
+            "traceloop.association.properties.session_id",
+            V::S("session"),
+        );
+        assert_eq!(session(vec![thread.clone()]).as_deref(), Some("thread"));
+        assert_eq!(
+            session(vec![thread.clone(), conversation.clone()]).as_deref(),
+            Some("conversation")
+        );
+        assert_eq!(
+            session(vec![thread.clone(), conversation, explicit]).as_deref(),
+            Some("session")
+        );
+        // The GenAI conversation (LangGraph's root in OpenLLMetry) wins over all of them.
+        assert_eq!(
+            session(vec![thread, ("gen_ai.conversation.id", V::S("genai"))]).as_deref(),
+            Some("genai")
+        );
     }
 
     #[test]

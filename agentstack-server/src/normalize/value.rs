@@ -113,6 +113,25 @@ pub(crate) struct Moved {
     pub(crate) keys: Vec<String>,
 }
 
+impl Moved {
+    /// Also moves every attribute of `copies` that holds exactly this text: a producer that
+    /// writes one input under two names (OpenLLMetry's `traceloop.entity.input` and
+    /// `gen_ai.task.input`) has it stored once. A copy that differs stays an attribute.
+    pub(crate) fn with_identical_copies(
+        mut self,
+        attributes: &Attributes,
+        copies: &[&str],
+    ) -> Moved {
+        for key in copies {
+            let same = matches!(attributes.get(*key), Some(Json::String(s)) if *s == self.text);
+            if same && !self.keys.iter().any(|k| k == key) {
+                self.keys.push((*key).to_string());
+            }
+        }
+        self
+    }
+}
+
 /// An attribute captured whole into a column: a string as given (JSON text or plain text), any
 /// other value as its JSON text. An absent or `null` value captures nothing.
 pub(crate) fn moved(attributes: &Attributes, key: &str) -> Option<Moved> {
