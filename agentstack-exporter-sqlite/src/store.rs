@@ -2,12 +2,14 @@
 //! local mode (`./.agentstack/traces.db`), the terminal viewer reads it, and the server's SQLite
 //! store keeps its spans in the same schema; trace summaries are computed from the spans by query.
 
+mod alerts;
 mod sessions;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
+pub use alerts::{AlertPage, AlertQuery, AlertRecord, AlertSeverity, TraceAlerts};
 pub use sessions::{SessionCursor, SessionPage, SessionQuery, SessionSummary};
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, named_params};
@@ -137,6 +139,8 @@ const MIGRATIONS: &[&str] = &[
     // 4: span links, indexed both ways (`links.rs`), so that the traces tied together only by
     // links (AutoGen's runtime) read as one conversation.
     links::MIGRATION_4,
+    // 5: security and budget alerts (`alerts.rs`).
+    alerts::MIGRATION_5,
 ];
 
 const SCHEMA: Schema = Schema {

@@ -189,10 +189,23 @@ fn a_version_3_file_gets_the_links_it_already_holds_indexed() {
     let path = dir.path().join("traces.db");
     drop(linked_store(&path));
     {
-        // Back to schema 3: the spans with their links JSON, no index of them.
+        // Back to schema 3: the spans with their links JSON, no index of them, and none of
+        // the tables of the later steps.
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("DROP TABLE span_links; PRAGMA user_version = 3;")
+        let later: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'table' \
+                 AND name NOT IN ('spans', 'api_keys')",
+            )
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
             .unwrap();
+        for table in later {
+            conn.execute_batch(&format!("DROP TABLE {table};")).unwrap();
+        }
+        conn.execute_batch("PRAGMA user_version = 3;").unwrap();
         conn.execute(
             "UPDATE spans SET links = 'not json' WHERE trace_id = ?1",
             [tid(5)],
