@@ -737,7 +737,7 @@ fn a_version_1_file_is_migrated_with_its_spans_in_the_default_project() {
         .unwrap()
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, SqliteSpanStore::schema_version());
 }
 
 #[test]
