@@ -1,0 +1,307 @@
+//! [`SpanScanner`] (the stateless content detectors, shareable across threads) and
+//! [`SecurityEngine`] (scanner + runaway tracker + scoring + de-duplication: spans in, alerts out).
+//!
+//! The security worker owns one `SecurityEngine` and calls [`SecurityEngine::scan`] per span.
+
+use std::sync::Arc;
+
+use agentstack_pii::PiiScanner;
+
+use crate::alert::{Alert, AlertDeduplicator};
+use crate::config::SecurityConfig;
+use crate::error::RuleError;
+use crate::finding::{Detector, Evidence, Finding, Location};
+use crate::injection::{InjectionEvidence, InjectionScanner};
+use crate::pii;
+use crate::rules::{RuleSet, RuleSetBuilder};
+use crate::span::{ScanSpan, SpanKind};
+use crate::text::Channel;
+
+/// The content detectors (prompt and indirect injection, PII): stateless, `Send + Sync`, cheap to
+/// clone. Use it directly to scan texts without trace state (as [`crate::eval`] does).
+#[derive(Debug, Clone)]
+pub struct SpanScanner {
+    injection: InjectionScanner,
+    pii: PiiScanner,
+    config: Arc<SecurityConfig>,
+}
+
+/// Attribute keys whose values are retrieved documents or tool results (OpenInference,
+/// OpenLLMetry and GenAI conventions).
+const DATA_ATTRIBUTE_MARKERS: [&str; 4] = [
+    "retrieval.documents",
+    "document.content",
+    "tool.call.result",
+    "tool_result",
+];
+
+impl SpanScanner {
+    /// A scanner with the given rules and PII scanner.
+    pub fn new(config: SecurityConfig, rules: RuleSet, pii: PiiScanner) -> Self {
+        SpanScanner {
+            injection: InjectionScanner {
+                rules,
+                config: config.injection.clone(),
+            },
+            pii,
+            config: Arc::new(config),
+        }
+    }
+
+    /// Loads the rules the config names (built-in and `rules_dir`) and returns the scanner with
+    /// every rule that loaded, plus one error per rule that did not.
+    pub fn from_config(config: SecurityConfig) -> (Self, Vec<RuleError>) {
+        let (rules, errors) = load_rules(&config);
+        (
+            SpanScanner::new(config, rules, PiiScanner::builtin()),
+            errors,
+        )
+    }
+
+    /// The rules in use.
+    pub fn rules(&self) -> &RuleSet {
+        &self.injection.rules
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &SecurityConfig {
+        &self.config
+    }
+
+    /// The content findings of one span (detectors with a score above 0), strongest first.
+    pub fn scan(&self, span: &ScanSpan<'_>) -> Vec<Finding> {
+        let kind = span.span_kind();
+        let mut inj = InjectionEvidence::default();
+        let input_channel = match kind {
+            SpanKind::Agent
+            | SpanKind::Llm
+            | SpanKind::Chain
+            | SpanKind::Guardrail
+            | SpanKind::Unknown => Channel::Input,
+            // Tool arguments are written by the model, embeddings and retrieval queries by the code.
+            SpanKind::Tool | SpanKind::Retriever | SpanKind::Embedding => Channel::Trusted,
+        };
+        if let Some(input) = span.input {
+            self.injection
+                .scan(input, input_channel, Location::Input, &mut inj);
+        }
+        if let (Some(output), SpanKind::Tool | SpanKind::Retriever) = (span.output, kind) {
+            self.injection
+                .scan(output, Channel::Data, Location::Output, &mut inj);
+        }
+        self.scan_data_attributes(span.attributes, &mut inj);
+
+        let mut findings = Vec::new();
+        self.push_injection(Detector::PromptInjection, inj.direct, &mut findings);
+        self.push_injection(Detector::IndirectInjection, inj.indirect, &mut findings);
+
+        let pii_config = &self.config.pii;
+        if let Some(output) = span.output
+            && let Some((score, evidence)) =
+                pii::scan(&self.pii, pii_config, output, Location::Output, true)
+        {
+            findings.push(Finding {
+                detector: Detector::PiiLeak,
+                score,
+                evidence,
+            });
+        }
+        if let Some(input) = span.input
+            && let Some((score, evidence)) =
+                pii::scan(&self.pii, pii_config, input, Location::Input, false)
+        {
+            findings.push(Finding {
+                detector: Detector::PiiExposure,
+                score,
+                evidence,
+            });
+        }
+        let redacted = span
+            .redacted
+            .map(str::to_string)
+            .or_else(|| redacted_attribute(span.attributes));
+        if let Some(counts) = redacted
+            && let Some((score, evidence)) = pii::redacted(pii_config, &counts)
+        {
+            findings.push(Finding {
+                detector: Detector::PiiRedacted,
+                score,
+                evidence,
+            });
+        }
+        findings.sort_by(|a, b| b.score.cmp(&a.score));
+        findings
+    }
+
+    fn push_injection(
+        &self,
+        detector: Detector,
+        mut evidence: Vec<Evidence>,
+        findings: &mut Vec<Finding>,
+    ) {
+        if evidence.is_empty() {
+            return;
+        }
+        let score = self.injection.score(&evidence);
+        if score == 0 {
+            return;
+        }
+        evidence.sort_by(|a, b| b.score.cmp(&a.score));
+        findings.push(Finding {
+            detector,
+            score,
+            evidence,
+        });
+    }
+
+    /// Retrieved documents and tool results kept in attributes are data: scanned for indirect
+    /// injection. The attributes are parsed only when a rule keyword occurs in them.
+    fn scan_data_attributes(&self, attributes: &str, inj: &mut InjectionEvidence) {
+        if attributes.len() < 3
+            || !DATA_ATTRIBUTE_MARKERS
+                .iter()
+                .any(|m| attributes.contains(m))
+            || !(self.injection.rules.may_match(attributes)
+                || !attributes.is_ascii()
+                || attributes.contains("\\u"))
+        {
+            return;
+        }
+        let Ok(serde_json::Value::Object(map)) =
+            serde_json::from_str::<serde_json::Value>(attributes)
+        else {
+            return;
+        };
+        for (key, value) in &map {
+            if !DATA_ATTRIBUTE_MARKERS.iter().any(|m| key.contains(m)) {
+                continue;
+            }
+            if let Some(s) = value.as_str() {
+                self.injection
+                    .scan(s, Channel::Data, Location::Attributes, inj);
+            } else {
+                let s = value.to_string();
+                self.injection
+                    .scan(&s, Channel::Data, Location::Attributes, inj);
+            }
+        }
+    }
+}
+
+/// `agentstack.redacted` read from the attributes JSON text, when present.
+fn redacted_attribute(attributes: &str) -> Option<String> {
+    if !attributes.contains("agentstack.redacted") {
+        return None;
+    }
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(attributes).ok()?;
+    match map.get("agentstack.redacted")? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        v @ serde_json::Value::Object(_) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
+/// Loads the built-in rules (unless turned off) and the `rules_dir` files.
+pub fn load_rules(config: &SecurityConfig) -> (RuleSet, Vec<RuleError>) {
+    let mut builder = if config.builtin_rules {
+        RuleSetBuilder::with_builtin()
+    } else {
+        RuleSetBuilder::new()
+    };
+    let mut errors = Vec::new();
+    if let Some(dir) = &config.rules_dir {
+        errors = builder.add_dir(dir);
+    }
+    (builder.build(), errors)
+}
+
+/// Spans in, alerts out: the content detectors, the runaway tracker, weighting, severity and
+/// de-duplication. One per security worker (it keeps per-trace state; not `Sync`).
+#[derive(Debug)]
+pub struct SecurityEngine {
+    scanner: SpanScanner,
+    runaway: crate::runaway::RunawayTracker,
+    dedup: AlertDeduplicator,
+}
+
+impl SecurityEngine {
+    /// An engine with the rules the config names; returns it with one error per rule that did not
+    /// load (the engine runs with all the others: log the errors at start-up).
+    pub fn new(config: SecurityConfig) -> (Self, Vec<RuleError>) {
+        let (scanner, errors) = SpanScanner::from_config(config);
+        (SecurityEngine::with_scanner(scanner), errors)
+    }
+
+    /// An engine around an existing scanner (e.g. one built with custom rules or PII patterns).
+    pub fn with_scanner(scanner: SpanScanner) -> Self {
+        let config = scanner.config();
+        SecurityEngine {
+            runaway: crate::runaway::RunawayTracker::new(config.runaway.clone()),
+            dedup: AlertDeduplicator::new(config.dedup),
+            scanner,
+        }
+    }
+
+    /// The content scanner.
+    pub fn scanner(&self) -> &SpanScanner {
+        &self.scanner
+    }
+
+    /// The runaway tracker (for its size, or to call `evict_idle` on a timer).
+    pub fn runaway(&mut self) -> &mut crate::runaway::RunawayTracker {
+        &mut self.runaway
+    }
+
+    /// The de-duplicator (for its counters).
+    pub fn dedup(&self) -> &AlertDeduplicator {
+        &self.dedup
+    }
+
+    /// Every detector's finding for `span` at `now` (Unix nanoseconds), before weighting and
+    /// de-duplication. Updates the trace state.
+    pub fn findings(&mut self, span: &ScanSpan<'_>, now: i64) -> Vec<Finding> {
+        let mut findings = self.scanner.scan(span);
+        findings.extend(self.runaway.observe(span, now));
+        findings
+    }
+
+    /// The alert score of a finding: its score times the detector's weight, capped at 100.
+    pub fn alert_score(&self, finding: &Finding) -> u8 {
+        let weight = self.scanner.config().weight(finding.detector);
+        (finding.score as f32 * weight).round().clamp(0.0, 100.0) as u8
+    }
+
+    /// Scans one span at `now` (Unix nanoseconds, from the caller's clock) and returns the alerts
+    /// it raises: findings whose weighted score reaches the alert threshold, at most one per
+    /// (project, trace, detector) per de-duplication window. Strongest first.
+    pub fn scan(&mut self, span: &ScanSpan<'_>, now: i64) -> Vec<Alert> {
+        let findings = self.findings(span, now);
+        let thresholds = self.scanner.config().thresholds;
+        let mut alerts = Vec::new();
+        for finding in findings {
+            let score = self.alert_score(&finding);
+            let Some(severity) = thresholds.severity(score) else {
+                continue;
+            };
+            if !self
+                .dedup
+                .admit(span.project, span.trace_id, finding.detector, now)
+            {
+                continue;
+            }
+            alerts.push(Alert {
+                project: span.project.to_string(),
+                trace_id: span.trace_id.to_string(),
+                span_id: span.span_id.to_string(),
+                detector: finding.detector,
+                title: finding.detector.title().to_string(),
+                evidence: finding.evidence,
+                score,
+                severity,
+                time_unix_nanos: now,
+            });
+        }
+        alerts.sort_by(|a, b| b.score.cmp(&a.score));
+        alerts
+    }
+}
