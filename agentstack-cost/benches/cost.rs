@@ -9,7 +9,8 @@
 use std::hint::black_box;
 
 use agentstack_cost::{
-    CostAggregator, CostInput, CostMetricKey, Pricing, TokenUsage, producer_cost_from_attributes_json,
+    CostAggregator, CostInput, CostMetricKey, Pricing, TokenUsage,
+    producer_cost_from_attributes_json,
 };
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -25,7 +26,10 @@ const MODELS: &[(&str, Option<&str>)] = &[
     ("Claude-Haiku-4-5", Some("anthropic")),
     ("claude-opus-4-7-20270101", Some("anthropic")),
     ("claude-sonnet-latest", None),
-    ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", Some("aws.bedrock")),
+    (
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        Some("aws.bedrock"),
+    ),
     ("gemini-2.5-pro", Some("gcp.gemini")),
     ("gemini-2.5-flash", Some("gcp.vertex_ai")),
     ("mistral-large-latest", Some("mistral_ai")),

@@ -35,11 +35,7 @@ fn main() -> ExitCode {
     match PriceTable::from_litellm_json(&text, info) {
         Ok(table) => {
             print!("{}", table.to_prices_json());
-            eprintln!(
-                "{} models, {} aliases",
-                table.len(),
-                table.aliases().len()
-            );
+            eprintln!("{} models, {} aliases", table.len(), table.aliases().len());
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -27,7 +27,12 @@ pub struct CostMetricKey {
 
 impl CostMetricKey {
     /// The key of a span that ended at `end_unix_nanos`.
-    pub fn new(project: &str, model: Option<&str>, agent: Option<&str>, end_unix_nanos: i64) -> Self {
+    pub fn new(
+        project: &str,
+        model: Option<&str>,
+        agent: Option<&str>,
+        end_unix_nanos: i64,
+    ) -> Self {
         CostMetricKey {
             project: project.to_string(),
             model: model.unwrap_or_default().to_string(),
@@ -39,7 +44,10 @@ impl CostMetricKey {
 
 /// The start of the UTC hour holding `unix_nanos`, in seconds (floored for times before 1970).
 pub fn hour_start(unix_nanos: i64) -> i64 {
-    unix_nanos.div_euclid(1_000_000_000).div_euclid(HOUR_SECONDS) * HOUR_SECONDS
+    unix_nanos
+        .div_euclid(1_000_000_000)
+        .div_euclid(HOUR_SECONDS)
+        * HOUR_SECONDS
 }
 
 /// What a group of spans cost and used.

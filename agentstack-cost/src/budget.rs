@@ -157,7 +157,10 @@ impl BudgetTracker {
                     limit: budget.limit,
                 });
             }
-            by_project.entry(budget.project.clone()).or_default().push(at);
+            by_project
+                .entry(budget.project.clone())
+                .or_default()
+                .push(at);
         }
         Ok(BudgetTracker {
             budgets,
@@ -230,8 +233,10 @@ impl BudgetTracker {
             .ok_or_else(|| BudgetError::UnknownBudget {
                 id: budget_id.to_string(),
             })?;
-        self.spend
-            .insert((at, period_start_unix_seconds), PeriodSpend { spent, alerted });
+        self.spend.insert(
+            (at, period_start_unix_seconds),
+            PeriodSpend { spent, alerted },
+        );
         Ok(())
     }
 

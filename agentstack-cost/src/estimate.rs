@@ -98,9 +98,13 @@ mod tests {
 
     #[test]
     fn json_contributes_its_strings() {
-        let captured = r#"[{"role":"user","content":"Plan a trip"},{"role":"assistant","content":"Day 1"}]"#;
+        let captured =
+            r#"[{"role":"user","content":"Plan a trip"},{"role":"assistant","content":"Day 1"}]"#;
         // Object values in key order (serde_json sorts keys), arrays in order.
-        assert_eq!(captured_text(captured), "Plan a trip\nuser\nDay 1\nassistant");
+        assert_eq!(
+            captured_text(captured),
+            "Plan a trip\nuser\nDay 1\nassistant"
+        );
         assert_eq!(captured_text("\"just text\""), "just text");
         assert_eq!(captured_text("plain words"), "plain words");
         assert_eq!(captured_text("{not json"), "{not json");

@@ -78,8 +78,9 @@ fn provider_route(provider: &str) -> Option<&'static str> {
 }
 
 /// Bedrock cross-region inference profile prefixes.
-const BEDROCK_REGION_PREFIXES: &[&str] =
-    &["us.", "eu.", "apac.", "global.", "jp.", "au.", "us-gov.", "ca."];
+const BEDROCK_REGION_PREFIXES: &[&str] = &[
+    "us.", "eu.", "apac.", "global.", "jp.", "au.", "us-gov.", "ca.",
+];
 
 /// Resolves `model` with `lookup` (a lowercase name → the table's entry and whether it is an
 /// alias) by the module's rules.
@@ -232,7 +233,10 @@ mod tests {
                 "anthropic.claude-3-5-sonnet-20241022-v2:0",
                 Some("anthropic.claude-3-5-sonnet-20241022"),
             ),
-            ("meta.llama3-70b-instruct-v1:0", Some("meta.llama3-70b-instruct")),
+            (
+                "meta.llama3-70b-instruct-v1:0",
+                Some("meta.llama3-70b-instruct"),
+            ),
             ("gpt-4o", None),
             ("o3", None),
             ("gpt-4.1", None),

@@ -99,13 +99,19 @@ pub(crate) fn parse_scaled(text: &str, scale: u32, extra: ExtraDigits) -> Result
     }
     // digits × 10^(exponent − fraction digits) in units of 10^-scale:
     // shift = scale + exponent − fraction digits.
-    let digits: Vec<u8> = whole.bytes().chain(fraction.bytes()).map(|b| b - b'0').collect();
+    let digits: Vec<u8> = whole
+        .bytes()
+        .chain(fraction.bytes())
+        .map(|b| b - b'0')
+        .collect();
     let shift = i64::from(scale) + i64::from(exponent) - fraction.len() as i64;
     let mut value: i128 = 0;
     let (kept, dropped): (&[u8], &[u8]) = if shift >= 0 {
         (&digits, &[])
     } else {
-        let drop = usize::try_from(-shift).unwrap_or(usize::MAX).min(digits.len());
+        let drop = usize::try_from(-shift)
+            .unwrap_or(usize::MAX)
+            .min(digits.len());
         digits.split_at(digits.len() - drop)
     };
     for d in kept {
@@ -121,7 +127,8 @@ pub(crate) fn parse_scaled(text: &str, scale: u32, extra: ExtraDigits) -> Result
         value = value.checked_mul(factor).ok_or_else(too_large)?;
     }
     // Digits below the unit, when the shift went past all the digits (e.g. 1e-40).
-    let all_dropped_beyond = shift < 0 && usize::try_from(-shift).unwrap_or(usize::MAX) > digits.len();
+    let all_dropped_beyond =
+        shift < 0 && usize::try_from(-shift).unwrap_or(usize::MAX) > digits.len();
     if dropped.iter().any(|d| *d != 0) || (all_dropped_beyond && digits.iter().any(|d| *d != 0)) {
         match extra {
             ExtraDigits::Refuse => {
@@ -309,7 +316,10 @@ impl TokenPrice {
 
     /// Parses decimal USD per million tokens, exactly.
     pub fn from_usd_per_million(text: &str) -> Result<TokenPrice, MoneyError> {
-        Self::from_scaled(text, parse_scaled(text, PER_MILLION_SCALE, ExtraDigits::Refuse)?)
+        Self::from_scaled(
+            text,
+            parse_scaled(text, PER_MILLION_SCALE, ExtraDigits::Refuse)?,
+        )
     }
 
     /// Converts a LiteLLM price (USD per token, a binary float): its shortest decimal form,
@@ -388,17 +398,32 @@ mod tests {
     #[test]
     fn decimal_text_parses_exactly() {
         assert_eq!(Usd::from_decimal_str("1").unwrap().femtos(), FEMTOS_PER_USD);
-        assert_eq!(Usd::from_decimal_str("0.000000000000001").unwrap().femtos(), 1);
-        assert_eq!(Usd::from_decimal_str("-2.5").unwrap().femtos(), -25 * FEMTOS_PER_USD / 10);
-        assert_eq!(Usd::from_decimal_str("2.5e-6").unwrap().femtos(), 2_500_000_000);
-        assert_eq!(Usd::from_decimal_str("1E2").unwrap().femtos(), 100 * FEMTOS_PER_USD);
+        assert_eq!(
+            Usd::from_decimal_str("0.000000000000001").unwrap().femtos(),
+            1
+        );
+        assert_eq!(
+            Usd::from_decimal_str("-2.5").unwrap().femtos(),
+            -25 * FEMTOS_PER_USD / 10
+        );
+        assert_eq!(
+            Usd::from_decimal_str("2.5e-6").unwrap().femtos(),
+            2_500_000_000
+        );
+        assert_eq!(
+            Usd::from_decimal_str("1E2").unwrap().femtos(),
+            100 * FEMTOS_PER_USD
+        );
         assert!(matches!(
             Usd::from_decimal_str("0.0000000000000001"),
             Err(MoneyError::TooPrecise { .. })
         ));
         for bad in ["", ".", "abc", "1.2.3", "1e", "--1", "1,5"] {
             assert!(
-                matches!(Usd::from_decimal_str(bad), Err(MoneyError::NotANumber { .. })),
+                matches!(
+                    Usd::from_decimal_str(bad),
+                    Err(MoneyError::NotANumber { .. })
+                ),
                 "{bad:?}"
             );
         }
@@ -409,9 +434,14 @@ mod tests {
         let price = TokenPrice::from_usd_per_million("2.5").unwrap();
         assert_eq!(price.femtos_per_token(), 2_500_000_000);
         assert_eq!(price.usd_per_million(), "2.5");
-        assert_eq!(price.cost_of(1_000_000), Usd::from_decimal_str("2.5").unwrap());
         assert_eq!(
-            TokenPrice::from_usd_per_million("0.000000001").unwrap().femtos_per_token(),
+            price.cost_of(1_000_000),
+            Usd::from_decimal_str("2.5").unwrap()
+        );
+        assert_eq!(
+            TokenPrice::from_usd_per_million("0.000000001")
+                .unwrap()
+                .femtos_per_token(),
             1
         );
         assert!(matches!(
@@ -430,12 +460,16 @@ mod tests {
         let price = TokenPrice::from_litellm_usd_per_token(5.000_000_000_000_000_4e-8).unwrap();
         assert_eq!(price.femtos_per_token(), 50_000_000);
         assert_eq!(
-            TokenPrice::from_litellm_usd_per_token(3.75e-6).unwrap().usd_per_million(),
+            TokenPrice::from_litellm_usd_per_token(3.75e-6)
+                .unwrap()
+                .usd_per_million(),
             "3.75"
         );
         // 3.59375e-08 needs the femtodollar: 35,937,500 femtodollars per token.
         assert_eq!(
-            TokenPrice::from_litellm_usd_per_token(3.59375e-8).unwrap().femtos_per_token(),
+            TokenPrice::from_litellm_usd_per_token(3.59375e-8)
+                .unwrap()
+                .femtos_per_token(),
             35_937_500
         );
     }
@@ -447,7 +481,10 @@ mod tests {
         assert_eq!(amount.round_to_cents(), 1);
         assert_eq!(Usd::from_decimal_str("0.015").unwrap().round_to_cents(), 2);
         assert_eq!(Usd::from_decimal_str("0.0149").unwrap().round_to_cents(), 1);
-        assert_eq!(Usd::from_decimal_str("-0.015").unwrap().round_to_cents(), -2);
+        assert_eq!(
+            Usd::from_decimal_str("-0.015").unwrap().round_to_cents(),
+            -2
+        );
         assert_eq!(Usd::from_cents(1234).to_string(), "12.34");
         assert_eq!(Usd::ZERO.to_string(), "0");
         assert_eq!(serde_json::to_string(&amount).unwrap(), "\"0.0125\"");

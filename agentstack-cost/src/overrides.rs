@@ -117,10 +117,11 @@ impl PriceOverrides {
                 None => None,
             };
             let required = |own: Option<TokenPrice>, from_base: Option<TokenPrice>, field| {
-                own.or(from_base).ok_or_else(|| OverrideError::MissingPrice {
-                    model: name.clone(),
-                    field,
-                })
+                own.or(from_base)
+                    .ok_or_else(|| OverrideError::MissingPrice {
+                        model: name.clone(),
+                        field,
+                    })
             };
             let price = ModelPrice {
                 provider: over

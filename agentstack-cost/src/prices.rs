@@ -286,10 +286,11 @@ impl PriceTable {
 
     /// Reads a table in this crate's format (what [`PriceTable::to_prices_json`] writes).
     pub fn from_prices_json(text: &str) -> Result<PriceTable, PriceFileError> {
-        let file: PriceFile = serde_json::from_str(text).map_err(|source| PriceFileError::Json {
-            expected: "prices.json (agentstack-cost format)",
-            source,
-        })?;
+        let file: PriceFile =
+            serde_json::from_str(text).map_err(|source| PriceFileError::Json {
+                expected: "prices.json (agentstack-cost format)",
+                source,
+            })?;
         if file.format != PRICE_FILE_FORMAT {
             return Err(PriceFileError::UnknownFormat { found: file.format });
         }
@@ -301,7 +302,10 @@ impl PriceTable {
     /// per-token input price, their cache, reasoning and `*_above_<N>k_tokens` tier prices, and
     /// LiteLLM's `alias_of` entries that point at a kept model. Batch, priority, flex and
     /// 1-hour-cache prices are not kept (a span does not say which it used).
-    pub fn from_litellm_json(text: &str, info: LitellmFileInfo) -> Result<PriceTable, PriceFileError> {
+    pub fn from_litellm_json(
+        text: &str,
+        info: LitellmFileInfo,
+    ) -> Result<PriceTable, PriceFileError> {
         let raw: BTreeMap<String, serde_json::Value> =
             serde_json::from_str(text).map_err(|source| PriceFileError::Json {
                 expected: "LiteLLM model_prices_and_context_window.json (a JSON object of models)",
@@ -354,7 +358,10 @@ impl PriceTable {
             price.tiers.sort_by_key(|tier| tier.above_input_tokens);
             let key: Box<str> = name.to_ascii_lowercase().into();
             if let Some(first) = spelled.insert(key.clone(), name.clone()) {
-                return Err(PriceFileError::DuplicateName { first, second: name });
+                return Err(PriceFileError::DuplicateName {
+                    first,
+                    second: name,
+                });
             }
             index.insert(key, (entries.len() as u32, false));
             entries.push(ModelEntry {
@@ -428,17 +435,15 @@ impl PriceTable {
     /// Finds the price of `model` (as a span names it), with the provider as a hint, by the
     /// rules of [`crate::matching`]; `None` when no rule finds it.
     pub fn resolve(&self, model: &str, provider: Option<&str>) -> Option<ResolvedModel<'_>> {
-        matching::resolve(model, provider, |candidate| self.lookup(candidate)).map(
-            |(at, rule)| {
-                let entry = &self.entries[at as usize];
-                ResolvedModel {
-                    name: &entry.name,
-                    name_shared: entry.name.clone(),
-                    price: &entry.price,
-                    rule,
-                }
-            },
-        )
+        matching::resolve(model, provider, |candidate| self.lookup(candidate)).map(|(at, rule)| {
+            let entry = &self.entries[at as usize];
+            ResolvedModel {
+                name: &entry.name,
+                name_shared: entry.name.clone(),
+                price: &entry.price,
+                rule,
+            }
+        })
     }
 
     /// The entry of a lowercase name: (entry, is an alias).
@@ -552,9 +557,12 @@ fn litellm_model(
 /// `N` of a LiteLLM text-token tier key: `input_cost_per_token_above_200k_tokens` → 200. Keys of
 /// other tiers (batch, priority, audio, 1-hour cache) are not tiers of text tokens.
 fn tier_threshold(key: &str) -> Option<u64> {
-    let rest = ["input_cost_per_token_above_", "output_cost_per_token_above_"]
-        .iter()
-        .find_map(|prefix| key.strip_prefix(prefix))?;
+    let rest = [
+        "input_cost_per_token_above_",
+        "output_cost_per_token_above_",
+    ]
+    .iter()
+    .find_map(|prefix| key.strip_prefix(prefix))?;
     rest.strip_suffix("k_tokens")?.parse().ok()
 }
 
@@ -564,10 +572,22 @@ mod tests {
 
     #[test]
     fn tier_keys() {
-        assert_eq!(tier_threshold("input_cost_per_token_above_200k_tokens"), Some(200));
-        assert_eq!(tier_threshold("output_cost_per_token_above_128k_tokens"), Some(128));
-        assert_eq!(tier_threshold("input_cost_per_token_above_200k_tokens_priority"), None);
-        assert_eq!(tier_threshold("cache_creation_input_token_cost_above_1hr"), None);
+        assert_eq!(
+            tier_threshold("input_cost_per_token_above_200k_tokens"),
+            Some(200)
+        );
+        assert_eq!(
+            tier_threshold("output_cost_per_token_above_128k_tokens"),
+            Some(128)
+        );
+        assert_eq!(
+            tier_threshold("input_cost_per_token_above_200k_tokens_priority"),
+            None
+        );
+        assert_eq!(
+            tier_threshold("cache_creation_input_token_cost_above_1hr"),
+            None
+        );
         assert_eq!(tier_threshold("input_cost_per_token_batches"), None);
     }
 }

@@ -87,9 +87,24 @@ fn reaching_the_limit_exactly_is_crossing_it() {
 #[test]
 fn monthly_user_and_session_budgets_are_separate() {
     let mut tracker = BudgetTracker::new(vec![
-        budget("user-month", BudgetSubject::User("u-1".into()), BudgetPeriod::Monthly, "10"),
-        budget("other-user", BudgetSubject::User("u-2".into()), BudgetPeriod::Monthly, "10"),
-        budget("session-day", BudgetSubject::Session("s-1".into()), BudgetPeriod::Daily, "3"),
+        budget(
+            "user-month",
+            BudgetSubject::User("u-1".into()),
+            BudgetPeriod::Monthly,
+            "10",
+        ),
+        budget(
+            "other-user",
+            BudgetSubject::User("u-2".into()),
+            BudgetPeriod::Monthly,
+            "10",
+        ),
+        budget(
+            "session-day",
+            BudgetSubject::Session("s-1".into()),
+            BudgetPeriod::Daily,
+            "3",
+        ),
     ])
     .unwrap();
     let mut alerts: Vec<(String, i64)> = Vec::new();
@@ -102,7 +117,10 @@ fn monthly_user_and_session_budgets_are_separate() {
     }
     assert_eq!(
         alerts,
-        vec![("user-month".to_string(), 9), ("user-month".to_string(), 40)]
+        vec![
+            ("user-month".to_string(), 9),
+            ("user-month".to_string(), 40)
+        ]
     );
     // Three dollars in one day in one session: the session budget crosses once.
     let crossings: Vec<_> = (0..4)
@@ -148,7 +166,12 @@ fn bad_budgets_are_typed_errors() {
         BudgetTracker::new(twice),
         Err(BudgetError::DuplicateId { .. })
     ));
-    let zero = vec![budget("z", BudgetSubject::Project, BudgetPeriod::Daily, "0")];
+    let zero = vec![budget(
+        "z",
+        BudgetSubject::Project,
+        BudgetPeriod::Daily,
+        "0",
+    )];
     assert!(matches!(
         BudgetTracker::new(zero),
         Err(BudgetError::NonPositiveLimit { .. })
@@ -160,7 +183,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, below: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % below
     }
 }
@@ -212,16 +238,26 @@ fn aggregates_equal_the_sum_of_span_costs() {
     }
     // Each key's cost is the exact sum of its spans' kept costs.
     for (key, _) in &spans {
-        let expected: Usd = spans.iter().filter(|(k, _)| k == key).map(|(_, c)| *c).sum();
+        let expected: Usd = spans
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, c)| *c)
+            .sum();
         assert_eq!(aggregator.get(key).unwrap().cost, expected, "{key:?}");
     }
     let rows = aggregator.drain();
     assert!(aggregator.is_empty());
-    assert!(rows.windows(2).all(|w| w[0].0 < w[1].0), "drained in key order");
+    assert!(
+        rows.windows(2).all(|w| w[0].0 < w[1].0),
+        "drained in key order"
+    );
     let summed: Usd = rows.iter().map(|(_, m)| m.cost).sum();
     assert_eq!(summed, total);
     assert_eq!(rows.iter().map(|(_, m)| m.spans).sum::<u64>(), 5_000);
-    assert_eq!(rows.iter().map(|(_, m)| m.input_tokens).sum::<u64>(), input_tokens);
+    assert_eq!(
+        rows.iter().map(|(_, m)| m.input_tokens).sum::<u64>(),
+        input_tokens
+    );
     let unknown: u64 = rows
         .iter()
         .filter(|(k, _)| k.model == "unknown-model")

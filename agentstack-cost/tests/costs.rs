@@ -2,12 +2,12 @@
 //! in USD per million tokens; each test writes its arithmetic out. A figure that counts cached
 //! tokens twice, drops reasoning tokens, or ignores a tier fails these.
 
+use agentstack_cost::usage::{OpenAiCompletionDetails, OpenAiPromptDetails};
 use agentstack_cost::{
     AnthropicUsage, CostBreakdown, CostInput, GeminiUsage, MatchRule, ModelOverride, OpenAiUsage,
     PriceOverrides, PriceTable, Pricing, SpanCost, TokenPrice, TokenUsage, UnpricedReason,
     UsageAnomaly, Usd, producer_cost_from_attributes_json,
 };
-use agentstack_cost::usage::{OpenAiCompletionDetails, OpenAiPromptDetails};
 
 fn usd(text: &str) -> Usd {
     Usd::from_decimal_str(text).unwrap()
@@ -34,7 +34,9 @@ fn openai_shaped_span_with_cached_and_reasoning_tokens() {
     let usage = TokenUsage::from(OpenAiUsage {
         prompt_tokens: 2006,
         completion_tokens: 300,
-        prompt_tokens_details: OpenAiPromptDetails { cached_tokens: 1920 },
+        prompt_tokens_details: OpenAiPromptDetails {
+            cached_tokens: 1920,
+        },
         completion_tokens_details: OpenAiCompletionDetails {
             reasoning_tokens: 192,
         },
@@ -95,7 +97,11 @@ fn anthropic_on_bedrock_above_200k_prices_the_whole_call_at_the_tier() {
         cache_read_input_tokens: 180_000,
         cache_creation_input_tokens: 20_000,
     });
-    let b = priced("bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0", None, usage);
+    let b = priced(
+        "bedrock/anthropic.claude-sonnet-4-5-20250929-v1:0",
+        None,
+        usage,
+    );
     // uncached     10,000 × 6    =  60,000 µ$
     // cache read  180,000 × 0.60 = 108,000 µ$
     // cache write  20,000 × 7.50 = 150,000 µ$
@@ -282,9 +288,15 @@ fn producer_cost_attributes() {
         producer_cost_from_attributes_json(r#"{"llm.cost.total": 0.1, "gen_ai.usage.cost": 9}"#),
         Some(usd("0.1"))
     );
-    assert_eq!(producer_cost_from_attributes_json(r#"{"llm.cost.total": -1}"#), None);
+    assert_eq!(
+        producer_cost_from_attributes_json(r#"{"llm.cost.total": -1}"#),
+        None
+    );
     assert_eq!(producer_cost_from_attributes_json(r#"{"a": 1}"#), None);
-    assert_eq!(producer_cost_from_attributes_json("not json llm.cost.total"), None);
+    assert_eq!(
+        producer_cost_from_attributes_json("not json llm.cost.total"),
+        None
+    );
 }
 
 #[test]

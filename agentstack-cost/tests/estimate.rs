@@ -75,7 +75,10 @@ fn a_span_without_usage_is_estimated_from_its_text() {
     assert!(b.estimated);
     assert!(cost.estimated());
     assert_eq!(b.estimator, Some(TokenEstimator::O200kBase));
-    assert_eq!((b.usage.input, b.usage.output), (input_tokens, output_tokens));
+    assert_eq!(
+        (b.usage.input, b.usage.output),
+        (input_tokens, output_tokens)
+    );
     // gpt-4o: $2.50 in, $10 out per 1M tokens = 2,500,000,000 and 10,000,000,000 femtodollars a
     // token.
     let expected = Usd::from_femtos(
@@ -107,5 +110,8 @@ fn a_producer_cost_is_not_estimated() {
         ..CostInput::default()
     });
     assert!(cost.breakdown().unwrap().estimated);
-    assert!(!cost.estimated(), "the kept cost is the producer's, not an estimate");
+    assert!(
+        !cost.estimated(),
+        "the kept cost is the producer's, not an estimate"
+    );
 }

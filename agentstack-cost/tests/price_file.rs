@@ -36,16 +36,24 @@ fn litellm_entries_convert_to_the_same_prices_as_the_bundled_table() {
          sample_spec, nor the alias entry"
     );
     assert_eq!(
-        converted.aliases().get("claude-sonnet-latest").map(String::as_str),
+        converted
+            .aliases()
+            .get("claude-sonnet-latest")
+            .map(String::as_str),
         Some("claude-sonnet-5-5")
     );
     let bundled = PriceTable::bundled();
     for name in names {
         assert_eq!(converted.get(name), bundled.get(name), "{name}");
     }
-    let tiered = converted.get("anthropic.claude-sonnet-4-5-20250929-v1:0").unwrap();
+    let tiered = converted
+        .get("anthropic.claude-sonnet-4-5-20250929-v1:0")
+        .unwrap();
     assert_eq!(tiered.tiers.len(), 1);
-    assert_eq!(tiered.tiers[0].cache_write.unwrap().usd_per_million(), "7.5");
+    assert_eq!(
+        tiered.tiers[0].cache_write.unwrap().usd_per_million(),
+        "7.5"
+    );
     assert_eq!(
         converted.get("text-embedding-3-small").unwrap().mode,
         ModelMode::Embedding
@@ -120,7 +128,11 @@ fn bad_price_files_are_typed_errors() {
         PriceFileError::UnknownFormat { found: 2 }
     ));
     assert!(matches!(
-        err(PriceTable::from_prices_json(&ours(model, r#"{"a": "missing"}"#, 1))),
+        err(PriceTable::from_prices_json(&ours(
+            model,
+            r#"{"a": "missing"}"#,
+            1
+        ))),
         PriceFileError::DanglingAlias { .. }
     ));
     assert!(matches!(
