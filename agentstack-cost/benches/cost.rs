@@ -109,6 +109,30 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+    // Spans without usage: tokens estimated from ~1 KB of captured messages (tiktoken o200k
+    // for gpt-4o, 4 characters a token for Claude). Slower by design; such spans are the
+    // exception.
+    let input = r#"[{"role":"system","content":"You are a careful travel planner who answers in short numbered lists."},{"role":"user","content":"Plan three days in Lisbon for a family of four in March, with one rainy-day alternative per day, public transport only, and a budget of about 150 euros a day excluding the hotel. Include where to eat lunch each day."}]"#;
+    let output = r#"[{"role":"assistant","content":"Day 1: Alfama and the castle in the morning, tram 28 to Baixa, lunch at a tasca near Rossio; rainy day: the Tile Museum. Day 2: Belem by train, the monastery and the tower, pasteis at the old bakery, lunch at the riverside market; rainy day: the Coach Museum. Day 3: Oceanarium and Parque das Nacoes by metro, lunch in the food court; rainy day: the science museum next door."}]"#;
+    let estimated: Vec<CostInput<'static>> = ["gpt-4o", "claude-sonnet-4-5"]
+        .iter()
+        .map(|model| CostInput {
+            model: Some(model),
+            input_text: Some(input),
+            output_text: Some(output),
+            ..CostInput::default()
+        })
+        .collect();
+    let mut group = c.benchmark_group("estimated");
+    group.throughput(Throughput::Elements(estimated.len() as u64));
+    group.bench_function("pricing_cost_from_text", |b| {
+        b.iter(|| {
+            for span in &estimated {
+                black_box(pricing.cost(black_box(span)));
+            }
+        })
+    });
+    group.finish();
     let mut resolve = c.benchmark_group("resolve");
     resolve.throughput(Throughput::Elements(MODELS.len() as u64));
     resolve.bench_function("model_names", |b| {
