@@ -148,6 +148,8 @@ fn bad_price_files_are_typed_errors() {
         r#"{"m": {"mode": "chat", "input": "0.0000000001", "output": "2"}}"#,
         r#"{"m": {"mode": "chat", "input": "two", "output": "2"}}"#,
         r#"{"m": {"mode": "image", "input": "1", "output": "2"}}"#,
+        // A misspelled price is refused, not ignored.
+        r#"{"m": {"mode": "chat", "input": "1", "output": "2", "cache_raed": "0.1"}}"#,
     ] {
         let e = err(PriceTable::from_prices_json(&ours(bad, "{}", 1)));
         assert!(matches!(e, PriceFileError::Json { .. }), "{bad}: {e:?}");
