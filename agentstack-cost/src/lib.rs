@@ -49,6 +49,11 @@
 //! // gpt-4o: 1000 × $2.50/M + 100 × $10/M = $0.0025 + $0.001 = $0.0035
 //! assert_eq!(cost.kept_cost().unwrap().to_string(), "0.0035");
 //! ```
+//!
+//! A producer that sends Anthropic-accounted input as `gen_ai.usage.input_tokens` (input
+//! without the cache) is caught by [`TokenUsage::reconcile_with_total`] given the span's
+//! `gen_ai.usage.total_tokens`, and, when the cache outnumbers the input, flagged as
+//! [`UsageAnomaly::InputExcludedCache`] by the pricing itself.
 
 pub mod aggregate;
 pub mod budget;

@@ -80,6 +80,7 @@ pub enum ModelMode {
 /// (how Anthropic, Google and xAI bill long context, and how LiteLLM's `*_above_200k_tokens`
 /// keys are meant). A price the tier does not set is the model's base price.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PriceTier {
     /// The tier applies to prompts of more than this many tokens.
     pub above_input_tokens: u64,
@@ -102,6 +103,7 @@ pub struct PriceTier {
 
 /// The prices of one model. Written as USD per million tokens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ModelPrice {
     /// The LiteLLM provider the price is from (`openai`, `bedrock_converse`, …), or the
     /// provider an override names.

@@ -50,6 +50,25 @@ impl TokenUsage {
         })
     }
 
+    /// Uses the producer's total token count (`gen_ai.usage.total_tokens`,
+    /// `llm.token_count.total`) to tell whose accounting `input` is in: when
+    /// `input + output` is not the total but `input + cache_read + cache_write + output` is, the
+    /// producer counted input without the cache (Anthropic's accounting, as Strands Agents
+    /// sends it), and the cache tokens are added to `input`. Returns whether it changed
+    /// anything. This catches what [`TokenUsage::uncached_input`] cannot: Anthropic-accounted
+    /// input that is still larger than the cache.
+    pub fn reconcile_with_total(&mut self, total_tokens: u64) -> bool {
+        let cached = self.cache_read + self.cache_write;
+        if cached > 0
+            && self.input + self.output != total_tokens
+            && self.input + cached + self.output == total_tokens
+        {
+            self.input += cached;
+            return true;
+        }
+        false
+    }
+
     /// Input tokens neither read from nor written to the cache, and whether the counts were
     /// inconsistent (more cached than input: the producer counted input without the cache,
     /// Anthropic-style, so all of `input` is taken as uncached).
@@ -260,6 +279,32 @@ mod tests {
                 ..TokenUsage::default()
             })
         );
+    }
+
+    #[test]
+    fn the_total_tells_whose_accounting_input_is_in() {
+        // Anthropic-accounted: 5000 uncached + 1000 read + 0 written + 200 output = 6200.
+        let mut anthropic = TokenUsage {
+            input: 5000,
+            output: 200,
+            cache_read: 1000,
+            ..TokenUsage::default()
+        };
+        assert!(anthropic.reconcile_with_total(6200));
+        assert_eq!(anthropic.input, 6000);
+        assert_eq!(anthropic.uncached_input(), (5000, false));
+        // OTel-accounted already: 8 input (3 read, 1 written) + 2 output = 10.
+        let mut otel = TokenUsage {
+            input: 8,
+            output: 2,
+            cache_read: 3,
+            cache_write: 1,
+            reasoning: 0,
+        };
+        assert!(!otel.reconcile_with_total(10));
+        assert_eq!(otel.input, 8);
+        // A total that fits neither changes nothing.
+        assert!(!otel.reconcile_with_total(99));
     }
 
     #[test]

@@ -365,3 +365,26 @@ fn negotiated_prices_override_the_table_for_every_spelling() {
     let other = pricing.resolve("gpt-4o-mini", None).unwrap();
     assert!(!other.from_override);
 }
+
+#[test]
+fn a_breakdown_serializes_with_exact_amounts() {
+    let cost = Pricing::bundled().cost(&CostInput {
+        model: Some("gpt-4o"),
+        usage: Some(TokenUsage {
+            input: 1000,
+            output: 100,
+            ..TokenUsage::default()
+        }),
+        ..CostInput::default()
+    });
+    let json = serde_json::to_value(&cost).unwrap();
+    assert_eq!(json["status"], "priced");
+    assert_eq!(json["total"], "0.0035");
+    assert_eq!(json["input"], "0.0025");
+    assert_eq!(json["currency"], "USD");
+    assert_eq!(json["model"], "gpt-4o");
+    assert_eq!(json["rule"], "exact");
+    assert_eq!(json["estimated"], false);
+    let back: SpanCost = serde_json::from_value(json).unwrap();
+    assert_eq!(back, cost);
+}
