@@ -4,6 +4,7 @@
 //! (the REST API, reading the store), [`auth`] (API keys, the project of a request) — and [`serve`], which runs them all in one process. The
 //! terminal viewer lives in the binary (`src/main.rs`, `src/viewer/`).
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod bus;

@@ -1,56 +1,66 @@
-//! The live feed: every batch of spans the writer has just stored, broadcast to whoever tails
-//! (the API's `WS /ws/traces`). Embedded mode only; the distributed mode's live tail reads the
-//! Redis stream instead. A slow listener misses batches (it is told how many), never slows the
-//! writer.
+//! Live feeds: what was just stored, broadcast to whoever tails it — the spans the writer
+//! stored ([`LiveFeed`], for `WS /ws/traces`) and the alerts the dispatcher stored
+//! ([`AlertFeed`], for `WS /ws/alerts`). Embedded mode only; the distributed mode's live tail
+//! reads the Redis stream instead. A slow listener misses batches (it is told how many), never
+//! slows the writer.
 
 use std::sync::Arc;
 
 use agentstack_exporter_sqlite::SpanRecord;
+use agentstack_exporter_sqlite::store::AlertRecord;
 use tokio::sync::{broadcast, watch};
 
 /// How many stored batches a listener may fall behind before it misses some.
 pub const LIVE_FEED_CAPACITY: usize = 256;
 
-/// Spans as they are stored, for live tails. Cloning shares the feed.
+/// Batches of records as they are stored, for live tails. Cloning shares the feed.
 #[derive(Debug, Clone)]
-pub struct LiveFeed {
-    stored: broadcast::Sender<Arc<Vec<SpanRecord>>>,
+pub struct Feed<T> {
+    stored: broadcast::Sender<Arc<Vec<T>>>,
     closed: watch::Sender<bool>,
 }
 
-/// One listener of a [`LiveFeed`].
+/// The spans the writer stores.
+pub type LiveFeed = Feed<SpanRecord>;
+/// The alerts the alert dispatcher stores (new ones only).
+pub type AlertFeed = Feed<AlertRecord>;
+
+/// One listener of a [`Feed`].
 #[derive(Debug)]
-pub struct LiveListener {
-    /// Batches of stored spans, every project mixed: the listener filters.
-    pub stored: broadcast::Receiver<Arc<Vec<SpanRecord>>>,
+pub struct Listener<T> {
+    /// Batches of stored records, every project mixed: the listener filters.
+    pub stored: broadcast::Receiver<Arc<Vec<T>>>,
     /// Turns true when the server shuts down.
     pub closed: watch::Receiver<bool>,
 }
 
-impl Default for LiveFeed {
-    fn default() -> LiveFeed {
-        LiveFeed::new(LIVE_FEED_CAPACITY)
+/// A listener of the spans feed.
+pub type LiveListener = Listener<SpanRecord>;
+
+impl<T> Default for Feed<T> {
+    fn default() -> Feed<T> {
+        Feed::new(LIVE_FEED_CAPACITY)
     }
 }
 
-impl LiveFeed {
+impl<T> Feed<T> {
     /// A feed whose listeners may fall `capacity` batches behind.
-    pub fn new(capacity: usize) -> LiveFeed {
-        LiveFeed {
+    pub fn new(capacity: usize) -> Feed<T> {
+        Feed {
             stored: broadcast::channel(capacity.max(1)).0,
             closed: watch::channel(false).0,
         }
     }
 
-    /// Tells every listener that `spans` were stored; nothing happens when none listens.
-    pub fn publish(&self, spans: Arc<Vec<SpanRecord>>) {
+    /// Tells every listener that `records` were stored; nothing happens when none listens.
+    pub fn publish(&self, records: Arc<Vec<T>>) {
         // An error only means that nobody listens.
-        let _ = self.stored.send(spans);
+        let _ = self.stored.send(records);
     }
 
     /// A new listener, which sees the batches stored from now on.
-    pub fn listen(&self) -> LiveListener {
-        LiveListener {
+    pub fn listen(&self) -> Listener<T> {
+        Listener {
             stored: self.stored.subscribe(),
             closed: self.closed.subscribe(),
         }
