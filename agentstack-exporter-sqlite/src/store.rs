@@ -3,6 +3,7 @@
 //! store keeps its spans in the same schema; trace summaries are computed from the spans by query.
 
 mod alerts;
+mod costs;
 mod sessions;
 
 use std::collections::HashSet;
@@ -10,6 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
 pub use alerts::{AlertPage, AlertQuery, AlertRecord, AlertSeverity, TraceAlerts};
+pub use costs::{
+    CostGroup, CostGroupBy, CostQuery, CostReport, CostTotals, SpanCostRecord, TraceCost,
+};
 pub use sessions::{SessionCursor, SessionPage, SessionQuery, SessionSummary};
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, named_params};
@@ -141,6 +145,8 @@ const MIGRATIONS: &[&str] = &[
     links::MIGRATION_4,
     // 5: security and budget alerts (`alerts.rs`).
     alerts::MIGRATION_5,
+    // 6: span costs, their hourly aggregates and per-project price overrides (`costs.rs`).
+    costs::MIGRATION_6,
 ];
 
 const SCHEMA: Schema = Schema {
@@ -770,6 +776,9 @@ pub struct TraceQuery {
     /// Only traces after this one in the newest-first order: the previous page's
     /// [`TracePage::next`].
     pub before: Option<TraceCursor>,
+    /// Only traces whose priced spans cost at least this much in all, femtodollars
+    /// (`span_costs`, written by the server's cost worker).
+    pub min_cost_femtos: Option<i128>,
 }
 
 impl TraceQuery {
@@ -991,7 +1000,7 @@ impl SqliteSpanStore {
 
     fn from_connection(conn: Connection, path: Option<PathBuf>, label: String) -> SqliteSpanStore {
         // Room for every statement of this module, so none is ever re-prepared.
-        conn.set_prepared_statement_cache_capacity(32);
+        conn.set_prepared_statement_cache_capacity(64);
         SqliteSpanStore {
             conn: Mutex::new(conn),
             path,
@@ -1186,6 +1195,11 @@ impl SqliteSpanStore {
                         continue;
                     }
                 }
+                if let Some(min) = query.min_cost_femtos
+                    && !costs::trace_costs_at_least(&tx, project, &summary.trace_id, min)?
+                {
+                    continue;
+                }
                 fn key(t: &TraceSummary) -> (i64, &str) {
                     (t.start_unix_nanos, &t.trace_id)
                 }
@@ -1255,6 +1269,11 @@ impl SqliteSpanStore {
                     if !passes {
                         continue;
                     }
+                }
+                if let Some(min) = query.min_cost_femtos
+                    && !costs::trace_costs_at_least(&tx, project, trace_id, min)?
+                {
+                    continue;
                 }
                 matching.push(summary);
             }
@@ -1364,13 +1383,15 @@ impl SqliteSpanStore {
     }
 
     /// Retention: deletes the whole traces whose spans all ended before `unix_nanos` (a trace
-    /// with one span ending later is kept whole). Returns how many spans were deleted. The file
+    /// with one span ending later is kept whole), with their links and cost rows (whose
+    /// figures leave `cost_metrics` too). Returns how many spans were deleted. The file
     /// does not shrink: SQLite reuses the freed pages for new spans.
     pub fn delete_older_than(&self, unix_nanos: i64) -> Result<usize, StoreError> {
         self.with_conn("deleting old traces", |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.prepare_cached(links::DELETE_LINKS_OF_TRACES_ENDED_BEFORE)?
                 .execute([unix_nanos])?;
+            costs::delete_costs_of_traces_ended_before(&tx, unix_nanos)?;
             let deleted = tx
                 .prepare_cached(DELETE_TRACES_ENDED_BEFORE)?
                 .execute([unix_nanos])?;
