@@ -2,9 +2,27 @@
 //! serve`. One precedence, for every setting: command-line flag, then environment variable,
 //! then the config file, then the built-in default. The file is `--config FILE` (env
 //! `AGENTSTACK_CONFIG`), else `./agentstack.toml` when it exists.
+//!
+//! Its `[cost]` table sets the cost worker's prices and budgets (only the price file has a
+//! flag too, `--prices-file`):
+//!
+//! ```toml
+//! [cost]
+//! prices_file = "prices.json"          # from `agentstack prices update`; default: bundled
+//! budgets = [
+//!   { id = "shop-daily", project = "shop", period = "daily", limit_usd = 5 },
+//!   { id = "ann", project = "shop", subject = "user:ann", period = "monthly", limit_usd = "20.50" },
+//! ]
+//! [cost.overrides.shop.models."gpt-4o"]  # PriceOverrides of project `shop` (USD per 1M tokens)
+//! based_on = "gpt-4o"
+//! input = "2.0"
+//! ```
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+use agentstack_cost::{Budget, BudgetPeriod, BudgetSubject, BudgetTracker, PriceOverrides, Usd};
 
 use clap::ArgMatches;
 use clap::parser::ValueSource;
@@ -45,6 +63,85 @@ pub struct ConfigFile {
     /// The options of `agentstack serve`.
     #[serde(default)]
     pub serve: ServeSection,
+    /// Prices and budgets of the cost worker.
+    #[serde(default)]
+    pub cost: CostSection,
+}
+
+/// The `[cost]` table.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostSection {
+    /// A prices.json (`agentstack prices update`) used instead of the bundled table;
+    /// relative to the config file's directory. `--prices-file` wins over it.
+    pub prices_file: Option<PathBuf>,
+    /// Spending limits; each crossing raises one alert per period.
+    #[serde(default)]
+    pub budgets: Vec<BudgetEntry>,
+    /// Per-project price overrides: `[cost.overrides.<project>]` is that project's
+    /// `PriceOverrides` (custom models, negotiated prices). Overrides set through the API win.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, PriceOverrides>,
+}
+
+/// One entry of `cost.budgets`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetEntry {
+    /// Unique among the budgets; named in its alerts.
+    pub id: String,
+    /// The project whose spans count.
+    pub project: String,
+    /// `project` (the default), `user:ID` or `session:ID`.
+    #[serde(default = "project_subject")]
+    pub subject: String,
+    /// `daily` or `monthly` (UTC calendar periods).
+    pub period: BudgetPeriod,
+    /// The limit in USD, a number or decimal text (`5`, `"20.50"`).
+    pub limit_usd: Usd,
+}
+
+fn project_subject() -> String {
+    "project".to_string()
+}
+
+impl CostSection {
+    /// The budgets, checked: each error names its key (`cost.budgets[1].subject`).
+    pub fn budgets(&self) -> Result<Vec<Budget>, String> {
+        let budgets = self
+            .budgets
+            .iter()
+            .enumerate()
+            .map(|(at, entry)| {
+                let subject = match entry.subject.split_once(':') {
+                    None if entry.subject == "project" => BudgetSubject::Project,
+                    Some(("user", id)) if !id.is_empty() => BudgetSubject::User(id.to_string()),
+                    Some(("session", id)) if !id.is_empty() => {
+                        BudgetSubject::Session(id.to_string())
+                    }
+                    _ => {
+                        return Err(format!(
+                            "cost.budgets[{at}].subject = {:?} is not a subject; give \
+                             \"project\", \"user:ID\" or \"session:ID\"",
+                            entry.subject
+                        ));
+                    }
+                };
+                if entry.id.trim().is_empty() {
+                    return Err(format!("cost.budgets[{at}].id is empty; give it a name"));
+                }
+                Ok(Budget {
+                    id: entry.id.clone(),
+                    project: entry.project.clone(),
+                    subject,
+                    period: entry.period,
+                    limit: entry.limit_usd,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        BudgetTracker::new(budgets.clone()).map_err(|error| format!("cost.budgets: {error}"))?;
+        Ok(budgets)
+    }
 }
 
 /// The `[serve]` table: each key is the long flag of `agentstack serve` with `_` for `-`.
@@ -102,12 +199,29 @@ pub fn apply_config_file(
     })?;
     let file = ConfigFile::parse(&text, &path)?;
     let base = path.parent().unwrap_or(Path::new("."));
-    apply_section(args, file.serve, base, |id| {
+    let unset = |id: &str| {
         matches!(
             matches.value_source(id),
             None | Some(ValueSource::DefaultValue)
         )
+    };
+    apply_section(args, file.serve, base, unset);
+    let mut cost = file.cost;
+    cost.budgets().map_err(|message| ConfigError::Invalid {
+        path: path.clone(),
+        message,
+    })?;
+    let prices_file = cost.prices_file.take().map(|file| {
+        if file.is_relative() {
+            base.join(file)
+        } else {
+            file
+        }
     });
+    if unset("prices_file") && prices_file.is_some() {
+        args.prices_file = prices_file;
+    }
+    args.cost = cost;
     Ok(Some(path))
 }
 
@@ -238,6 +352,66 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(text.contains("retention_days"), "{text}");
+    }
+
+    #[test]
+    fn the_cost_table_gives_budgets_overrides_and_the_price_file() {
+        let args = parsed_with(
+            &[],
+            "[cost]\nprices_file = \"prices.json\"\nbudgets = [\n  { id = \"d\", project = \"shop\", \
+             period = \"daily\", limit_usd = 5 },\n  { id = \"m\", project = \"shop\", subject = \
+             \"user:ann\", period = \"monthly\", limit_usd = \"20.50\" },\n]\n\
+             [cost.overrides.shop.models.\"gpt-4o\"]\nbased_on = \"gpt-4o\"\ninput = \"2.0\"\n",
+        )
+        .unwrap();
+        let budgets = args.cost.budgets().unwrap();
+        assert_eq!(budgets[0].limit, Usd::from_cents(500));
+        assert_eq!(budgets[1].subject, BudgetSubject::User("ann".into()));
+        assert_eq!(budgets[1].limit, Usd::from_cents(2050));
+        assert!(args.prices_file.unwrap().ends_with("prices.json"));
+        let shop = &args.cost.overrides["shop"].models["gpt-4o"];
+        assert_eq!(shop.input.unwrap().usd_per_million(), "2");
+    }
+
+    #[test]
+    fn cost_errors_name_their_key() {
+        let bad_subject = parsed_with(
+            &[],
+            "[cost]\nbudgets = [{ id = \"d\", project = \"p\", subject = \"team:x\", \
+             period = \"daily\", limit_usd = 1 }]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad_subject.contains("cost.budgets[0].subject"),
+            "{bad_subject}"
+        );
+        let bad_period = parsed_with(
+            &[],
+            "[cost]\nbudgets = [{ id = \"d\", project = \"p\", period = \"weekly\", \
+             limit_usd = 1 }]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad_period.contains("weekly") && bad_period.contains("budgets"),
+            "{bad_period}"
+        );
+        let duplicate = parsed_with(
+            &[],
+            "[cost]\nbudgets = [{ id = \"d\", project = \"p\", period = \"daily\", \
+             limit_usd = 1 }, { id = \"d\", project = \"q\", period = \"daily\", limit_usd = 2 }]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            duplicate.contains("cost.budgets") && duplicate.contains("\"d\""),
+            "{duplicate}"
+        );
+        let unknown = parsed_with(&[], "[cost.overrides.p.models.x]\ninptu = \"1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(unknown.contains("inptu"), "{unknown}");
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The library of the `agentstack` binary: the server's stages, one module each, in the order a
 //! span meets them — [`collector`] (OTLP/HTTP in), [`normalize`] (every producer into the one
 //! Span model), [`bus`] (collector → workers), [`workers`] (the writer into the store), [`api`]
-//! (the REST API, reading the store), [`auth`] (API keys, the project of a request) — and [`serve`], which runs them all in one process. The
+//! (the REST API, reading the store), [`auth`] (API keys, the project of a request),
+//! [`pricing`] (each project's prices, for the cost worker and the API) — and [`serve`], which
+//! runs them all in one process. The
 //! terminal viewer lives in the binary (`src/main.rs`, `src/viewer/`).
 
 pub mod alerts;
@@ -12,5 +14,7 @@ pub mod collector;
 pub mod config;
 pub mod live;
 pub mod normalize;
+pub mod prices_cli;
+pub mod pricing;
 pub mod serve;
 pub mod workers;

@@ -29,7 +29,8 @@ Examples:
   agentstack serve                          collect OTLP/HTTP on 127.0.0.1:4318 into
                                             ./.agentstack/server.db (read it with --db), with
                                             the REST API on http://127.0.0.1:8000/api/v1
-  agentstack keys create --project shop     an API key for project `shop` (printed once)"
+  agentstack keys create --project shop     an API key for project `shop` (printed once)
+  agentstack prices show gpt-4o-2024-08-06  the price a model name gets, and why"
 )]
 struct Cli {
     /// When to colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
@@ -53,6 +54,8 @@ enum Command {
     Serve(agentstack_server::serve::ServeArgs),
     /// Manage the server's API keys (one project each): create, list, revoke
     Keys(agentstack_server::auth::cli::KeysArgs),
+    /// The price table: convert LiteLLM's price file (update), or show a model's price (show)
+    Prices(agentstack_server::prices_cli::PricesArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
         Command::Tail(args) => viewer::tail(args, &mut term),
         Command::Serve(args) => serve(args),
         Command::Keys(args) => agentstack_server::auth::cli::run(args, &mut io::stdout().lock()),
+        Command::Prices(args) => agentstack_server::prices_cli::run(args, &mut io::stdout().lock()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,11 +12,14 @@ use std::sync::Arc;
 use agentstack_exporter_sqlite::{DEFAULT_PROJECT, SqliteSpanStore};
 use anyhow::{Context, bail};
 
+use crate::alerts::{self, AlertFeed};
 use crate::api::{API_PREFIX, ApiRouter};
 use crate::auth::KeyRing;
 use crate::bus::{InProcessBus, SpanBus, WRITER_GROUP};
 use crate::collector::{self, CollectorConfig, TRACES_PATH};
 use crate::live::LiveFeed;
+use crate::pricing::ProjectPricing;
+use crate::workers::cost::{self, COST_GROUP};
 use crate::workers::writer;
 
 /// Where the server's span store is by default, relative to the working directory.
@@ -113,6 +116,15 @@ pub struct ServeArgs {
     /// win over it. Without this option, ./agentstack.toml is read if it exists
     #[arg(long, value_name = "FILE", env = "AGENTSTACK_CONFIG")]
     pub config: Option<PathBuf>,
+
+    /// A prices.json (written by `agentstack prices update`) to price spans with instead of
+    /// the bundled table
+    #[arg(long, value_name = "FILE", env = "AGENTSTACK_PRICES_FILE")]
+    pub prices_file: Option<PathBuf>,
+
+    /// The config file's `[cost]` table: budgets and per-project price overrides.
+    #[arg(skip)]
+    pub cost: crate::config::CostSection,
 }
 
 /// Runs the server until `shutdown` completes, then drains the bus into the store.
@@ -231,13 +243,34 @@ pub async fn run(
             .await
             .context("listing the API keys")??
     };
-    let bus = Arc::new(InProcessBus::new(args.bus_capacity, &[WRITER_GROUP]));
+    let bus = Arc::new(InProcessBus::new(
+        args.bus_capacity,
+        &[WRITER_GROUP, COST_GROUP],
+    ));
     let subscription = bus.subscribe(WRITER_GROUP)?;
     let live = LiveFeed::default();
     let writer = tokio::spawn(writer::run(
         subscription,
         Arc::clone(&store),
         Some(live.clone()),
+    ));
+    // The alert path (budget alerts now, the security worker's too): stored once per dedup
+    // key, then published on the alert feed.
+    let (alert_sink, alert_queue) = alerts::alert_channel(alerts::ALERT_QUEUE_CAPACITY);
+    let alert_feed = AlertFeed::default();
+    let dispatcher = tokio::spawn(alerts::dispatcher::run(
+        alert_queue,
+        Arc::clone(&store),
+        alert_feed.clone(),
+        |_| {},
+    ));
+    let (pricing, budgets) = cost_settings(args, &store).await?;
+    let cost_worker = tokio::spawn(cost::run(
+        bus.subscribe(COST_GROUP)?,
+        Arc::clone(&store),
+        Arc::clone(&pricing.0),
+        pricing.1,
+        alert_sink,
     ));
     let collector_config = CollectorConfig {
         max_body_bytes: args.max_body_bytes,
@@ -326,6 +359,21 @@ pub async fn run(
                 "agentstack serve: retention: traces that ended over {days} days ago are deleted"
             )?,
         }
+        let source = pricing.0.table().source();
+        writeln!(
+            out,
+            "agentstack serve: cost: {} priced models from {}{}; {} budgets",
+            pricing.0.table().len(),
+            args.prices_file.as_ref().map_or_else(
+                || "the bundled table".to_string(),
+                |p| p.display().to_string()
+            ),
+            source
+                .version
+                .as_ref()
+                .map_or_else(String::new, |v| format!(" (LiteLLM {v})")),
+            budgets.len(),
+        )?;
         writeln!(
             out,
             "agentstack serve: span store {} (read it with `agentstack traces --db {}`)",
@@ -352,6 +400,7 @@ pub async fn run(
         .keys(keys, args.admin_token.clone())
         .live(live.clone())
         .dashboard(args.dashboard_dir.clone())
+        .costs(Arc::clone(&pricing.0), budgets)
         .build();
     let api = axum::serve(api_listener, api_router)
         .with_graceful_shutdown(until_stopped(stopped.clone()))
@@ -386,6 +435,8 @@ pub async fn run(
         retention.abort();
     }
     let stats = writer.await.context("the writer worker failed")?;
+    let costs = cost_worker.await.context("the cost worker failed")?;
+    let alerted = dispatcher.await.context("the alert dispatcher failed")?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -393,11 +444,51 @@ pub async fn run(
          repeats, {} failed)",
         stats.written, stats.batches, stats.duplicates, stats.failed
     )?;
+    writeln!(
+        out,
+        "agentstack serve: the cost worker priced {} new spans ({} repeats, {} failed) and \
+         raised {} budget alerts; {} alerts stored",
+        costs.priced, costs.duplicates, costs.failed, costs.budget_alerts, alerted.stored
+    )?;
     out.flush()?;
     served.context("the OTLP/HTTP collector failed")?;
     api_served.context("the API failed")?;
     grpc_served.context("the OTLP/gRPC collector failed")?;
     Ok(())
+}
+
+/// The cost worker's prices (the table, each project's overrides from the config file and,
+/// winning over them, from the store) and budgets (their spend in the current period read
+/// back from the store).
+async fn cost_settings(
+    args: &ServeArgs,
+    store: &Arc<SqliteSpanStore>,
+) -> anyhow::Result<(
+    (Arc<ProjectPricing>, agentstack_cost::BudgetTracker),
+    Vec<agentstack_cost::Budget>,
+)> {
+    let table = ProjectPricing::table_from(args.prices_file.as_deref())?;
+    let pricing = Arc::new(ProjectPricing::new(table, &args.cost.overrides)?);
+    let budgets = args
+        .cost
+        .budgets()
+        .map_err(|message| anyhow::anyhow!("the config file's {message}"))?;
+    let mut tracker = agentstack_cost::BudgetTracker::new(budgets.clone())?;
+    let (store, restore) = (Arc::clone(store), budgets.clone());
+    let (stored, tracker) = tokio::task::spawn_blocking(move || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        cost::restore_budgets(&mut tracker, &restore, &store, now)?;
+        Ok::<_, agentstack_exporter_sqlite::StoreError>((store.all_price_overrides()?, tracker))
+    })
+    .await
+    .context("reading the budgets' spend")?
+    .context("cannot read the budgets' spend and the stored price overrides")?;
+    for problem in pricing.load_stored(stored) {
+        eprintln!("agentstack serve: cost: {problem}");
+    }
+    Ok(((pricing, tracker), budgets))
 }
 
 /// Deletes the traces past `days` now and every [`RETENTION_INTERVAL`], until aborted.

@@ -27,7 +27,7 @@ pub struct Admin {
 
 impl Admin {
     /// Lets the request in if it carries the admin token.
-    fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    pub(super) fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let Some(token) = &self.token else {
             return Err(ApiError {
                 status: StatusCode::FORBIDDEN,
@@ -74,7 +74,7 @@ impl Admin {
     }
 }
 
-fn admin(state: &ApiState) -> Result<&Admin, ApiError> {
+pub(super) fn admin(state: &ApiState) -> Result<&Admin, ApiError> {
     state.admin.as_deref().ok_or_else(|| ApiError {
         status: StatusCode::FORBIDDEN,
         message: "this server has no API keys to administer".to_string(),

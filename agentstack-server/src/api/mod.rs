@@ -1,8 +1,10 @@
 //! The REST API of `agentstack serve` (axum): reads the span store only, every query scoped to
 //! the request's [`Project`]. One file per resource — [`traces`] (list and one trace),
-//! [`stats`], [`openapi`] — and the shared [`error`] shape and [`params`] parsing.
+//! [`stats`], [`costs`] (costs, budgets, price overrides), [`openapi`] — and the shared
+//! [`error`] shape and [`params`] parsing.
 
 pub mod conversation;
+pub mod costs;
 pub mod dashboard;
 pub mod error;
 pub mod keys;
@@ -54,6 +56,13 @@ pub const PROJECT_KEYS_ROUTE: &str = "/api/v1/projects/{name}/keys";
 pub const KEYS_ROUTE: &str = "/api/v1/keys";
 /// `DELETE` (admin): revoke an API key.
 pub const KEY_ROUTE: &str = "/api/v1/keys/{prefix}";
+// Costs (`costs.rs`).
+/// `GET`: costs grouped by model, day, agent, session or user, with a time series.
+pub const COSTS_ROUTE: &str = "/api/v1/costs";
+/// `GET`: the project's budgets and their spend in the current period.
+pub const BUDGETS_ROUTE: &str = "/api/v1/budgets";
+/// `GET`, `PUT` (admin): a project's price overrides.
+pub const PROJECT_PRICES_ROUTE: &str = "/api/v1/projects/{name}/prices";
 /// Every `GET` route the router serves for a project, in OpenAPI's path syntax.
 pub const ROUTES: &[&str] = &[
     TRACES_ROUTE,
@@ -63,12 +72,16 @@ pub const ROUTES: &[&str] = &[
     STATS_ROUTE,
     OPENAPI_ROUTE,
     LIVE_TRACES_ROUTE,
+    COSTS_ROUTE,
+    BUDGETS_ROUTE,
 ];
 /// The admin routes (method, path), behind the admin token.
 pub const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("post", PROJECT_KEYS_ROUTE),
     ("get", KEYS_ROUTE),
     ("delete", KEY_ROUTE),
+    ("get", PROJECT_PRICES_ROUTE),
+    ("put", PROJECT_PRICES_ROUTE),
 ];
 
 /// What the handlers share: the store they read, the keys the admin routes manage, and the
@@ -78,6 +91,7 @@ pub struct ApiState {
     store: Arc<SqliteSpanStore>,
     admin: Option<Arc<keys::Admin>>,
     live: Option<LiveFeed>,
+    costs: Arc<costs::CostApi>,
 }
 
 impl ApiState {
@@ -109,6 +123,7 @@ pub struct ApiRouter {
     keys: Option<(Arc<KeyRing>, Option<String>)>,
     live: Option<LiveFeed>,
     dashboard: Option<PathBuf>,
+    costs: costs::CostApi,
 }
 
 impl ApiRouter {
@@ -120,7 +135,19 @@ impl ApiRouter {
             keys: None,
             live: None,
             dashboard: None,
+            costs: costs::CostApi::default(),
         }
+    }
+
+    /// Prices with `pricing` (shared with the cost worker) and reports on `budgets`; without
+    /// this, the bundled prices and no budgets.
+    pub fn costs(
+        mut self,
+        pricing: Arc<crate::pricing::ProjectPricing>,
+        budgets: Vec<agentstack_cost::Budget>,
+    ) -> ApiRouter {
+        self.costs = costs::CostApi { pricing, budgets };
+        self
     }
 
     /// Scopes each request to the project of its API key in `keys`; the admin routes open with
@@ -154,6 +181,7 @@ impl ApiRouter {
             store: self.store,
             admin,
             live: self.live,
+            costs: Arc::new(self.costs),
         };
         let fallback = dashboard::Fallback::new(self.dashboard);
         let routes = Router::new()
@@ -167,6 +195,12 @@ impl ApiRouter {
             .route(PROJECT_KEYS_ROUTE, post(keys::create))
             .route(KEYS_ROUTE, get(keys::list))
             .route(KEY_ROUTE, delete(keys::revoke))
+            .route(COSTS_ROUTE, get(costs::costs))
+            .route(BUDGETS_ROUTE, get(costs::budgets))
+            .route(
+                PROJECT_PRICES_ROUTE,
+                get(costs::get_prices).put(costs::put_prices),
+            )
             .fallback(move |request: Request| fallback.clone().answer(request))
             .method_not_allowed_fallback(method_not_allowed);
         let routes = match self.keys {

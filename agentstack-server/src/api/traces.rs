@@ -14,6 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
+use super::costs::{self, SpanCostFields, TraceCostFields};
 use super::params::{QueryParams, format_time, millis};
 use super::{ApiError, ApiState, Project, json_response};
 
@@ -36,6 +37,8 @@ const LIST_PARAMETERS: &[&str] = &[
     "q",
     "limit",
     "cursor",
+    // costs.rs
+    "min_cost",
 ];
 
 /// A trace of the list: its summary, its duration in milliseconds and its start as RFC 3339.
@@ -46,6 +49,9 @@ pub(super) struct TraceItem {
     start_time: String,
     duration_ms: f64,
     status: &'static str,
+    /// `cost_usd`, `cost_estimated` (costs.rs).
+    #[serde(flatten)]
+    cost: TraceCostFields,
 }
 
 impl From<TraceSummary> for TraceItem {
@@ -55,6 +61,7 @@ impl From<TraceSummary> for TraceItem {
             duration_ms: millis(summary.duration_nanos()),
             status: if summary.has_error() { "error" } else { "ok" },
             summary,
+            cost: TraceCostFields::default(),
         }
     }
 }
@@ -66,10 +73,23 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = QueryParams::parse(raw.as_deref(), LIST_PARAMETERS)?;
+    let project_of_list = project.clone();
     let query = trace_query(&params, project)?;
     let page = state.read(move |store| store.trace_page(&query)).await?;
     let next_cursor = page.next.as_ref().map(encode_cursor);
-    let traces: Vec<TraceItem> = page.traces.into_iter().map(TraceItem::from).collect();
+    let ids = page.traces.iter().map(|t| t.trace_id.clone()).collect();
+    let trace_costs = costs::trace_costs(&state, &project_of_list, ids).await?;
+    let traces: Vec<TraceItem> = page
+        .traces
+        .into_iter()
+        .map(|summary| {
+            let cost = TraceCostFields::of(trace_costs.get(&summary.trace_id));
+            TraceItem {
+                cost,
+                ..TraceItem::from(summary)
+            }
+        })
+        .collect();
     Ok(json_response(
         StatusCode::OK,
         &serde_json::json!({ "traces": traces, "next_cursor": next_cursor }),
@@ -120,6 +140,7 @@ pub(super) fn trace_query(params: &QueryParams, project: String) -> Result<Trace
         min_duration_nanos,
         text: params.string("q"),
         before,
+        min_cost_femtos: costs::min_cost_param(params)?,
     })
 }
 
@@ -190,6 +211,9 @@ struct SpanItem {
     events: serde_json::Value,
     links: serde_json::Value,
     resource: serde_json::Value,
+    /// `cost_usd`, `cost_estimated`, `cost` (costs.rs).
+    #[serde(flatten)]
+    cost: SpanCostFields,
 }
 
 /// Stored JSON text as JSON; text that is not JSON stays a string.
@@ -237,6 +261,7 @@ impl SpanItem {
             events: json_of(span.events),
             links: json_of(span.links),
             resource: json_of(span.resource),
+            cost: SpanCostFields::default(),
         }
     }
 }
@@ -302,6 +327,7 @@ pub async fn detail(
         )
     })?;
     let id = trace_id.clone();
+    let project_of_trace = project.clone();
     let spans = state
         .read(move |store| store.trace_in_project(Some(&project), &id))
         .await?;
@@ -320,29 +346,42 @@ pub async fn detail(
         .count();
     let full_id = spans[0].trace_id.clone();
     let span_count = spans.len();
+    let span_costs = costs::span_costs(&state, &project_of_trace, &full_id).await?;
+    let trace_cost = costs::trace_costs(&state, &project_of_trace, vec![full_id.clone()]).await?;
     let items: Vec<SpanItem> = tree_order(spans)
         .into_iter()
-        .map(|(span, depth, children)| SpanItem::new(span, depth, children))
+        .map(|(span, depth, children)| {
+            let cost = SpanCostFields::of(span_costs.get(&span.span_id));
+            SpanItem {
+                cost,
+                ..SpanItem::new(span, depth, children)
+            }
+        })
         .collect();
     let root_name = items.first().map(|s| s.name.clone());
-    Ok(json_response(
-        StatusCode::OK,
-        &serde_json::json!({
-            "trace_id": full_id,
-            "root_name": root_name,
-            "start_unix_nanos": start,
-            "end_unix_nanos": end,
-            "start_time": format_time(start),
-            "totals": {
-                "span_count": span_count,
-                "duration_ms": millis(end.saturating_sub(start).max(0)),
-                "input_tokens": input_tokens,
-                "output_tokens": output_tokens,
-                "error_count": error_count,
-            },
-            "spans": items,
-        }),
-    ))
+    let cost_fields = TraceCostFields::of(trace_cost.get(&full_id));
+    let mut answer = serde_json::json!({
+        "trace_id": full_id,
+        "root_name": root_name,
+        "start_unix_nanos": start,
+        "end_unix_nanos": end,
+        "start_time": format_time(start),
+        "totals": {
+            "span_count": span_count,
+            "duration_ms": millis(end.saturating_sub(start).max(0)),
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "error_count": error_count,
+        },
+        "spans": items,
+    });
+    // `cost_usd`, `cost_estimated` (costs.rs).
+    if let (Some(map), Ok(serde_json::Value::Object(cost))) =
+        (answer.as_object_mut(), serde_json::to_value(cost_fields))
+    {
+        map.extend(cost);
+    }
+    Ok(json_response(StatusCode::OK, &answer))
 }
 
 #[cfg(test)]
