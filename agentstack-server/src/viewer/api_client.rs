@@ -1,8 +1,12 @@
 //! `--server URL`: the viewer as a client of the REST API of `agentstack serve`
 //! (`GET /api/v1/traces`, `GET /api/v1/traces/{trace_id}`), blocking, each request bounded by
 //! [`TIMEOUT`]. The API's JSON is mapped back into the store's types; what the API does not
-//! return (the project) keeps its default.
+//! return (the project) keeps its default. The costs the API puts on traces and spans
+//! (`cost_usd`, `cost_estimated`, `cost`) are kept beside them for [`TraceSource::trace_costs`]
+//! and [`TraceSource::span_costs`].
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::time::Duration;
 
 use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, TraceFilter, TraceSummary};
@@ -11,7 +15,7 @@ use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::source::TraceSource;
+use super::source::{Cost, TraceSource};
 
 /// The longest one request may take, connecting included.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,6 +33,10 @@ pub struct ApiSource {
     agent: ureq::Agent,
     /// `Bearer <key>` for a server with API keys.
     authorization: Option<String>,
+    /// The costs of the traces listed last, by trace id.
+    trace_costs: RefCell<HashMap<String, Cost>>,
+    /// The costs of the spans of the trace read last, by span id.
+    span_costs: RefCell<HashMap<String, Cost>>,
 }
 
 impl ApiSource {
@@ -47,6 +55,8 @@ impl ApiSource {
             base,
             agent,
             authorization,
+            trace_costs: RefCell::default(),
+            span_costs: RefCell::default(),
         })
     }
 
@@ -201,6 +211,44 @@ struct TraceItem {
     input_tokens: i64,
     output_tokens: i64,
     error_count: i64,
+    cost_usd: Option<f64>,
+    cost_estimated: bool,
+}
+
+/// A cost the API sent as a number of dollars (rounded to the millionth).
+fn cost_of(usd: Option<f64>, estimated: bool, detail: Option<String>) -> Option<Cost> {
+    let usd = agentstack_cost::Usd::from_f64_lossy(usd?)?;
+    Some(Cost {
+        femtos: usd.femtos(),
+        estimated,
+        detail,
+    })
+}
+
+/// The cost engine's account of a span (the API's `cost`), in words.
+fn detail_of(cost: Option<&Value>) -> Option<String> {
+    let cost = cost?;
+    if cost.get("status")?.as_str()? != "priced" {
+        return Some("the producer's own cost".to_string());
+    }
+    let mut parts = vec![format!(
+        "priced as {} ({} match)",
+        cost.get("model")?.as_str()?,
+        cost.get("rule")?.as_str()?.replace('_', " ")
+    )];
+    for (name, key) in [
+        ("input", "input"),
+        ("cache read", "cache_read"),
+        ("cache write", "cache_write"),
+        ("output", "output"),
+        ("reasoning", "reasoning"),
+    ] {
+        let tokens = cost.get("tokens")?.get(key)?.as_u64()?;
+        if tokens > 0 {
+            parts.push(format!("{name} {tokens} tok ${}", cost.get(key)?.as_str()?));
+        }
+    }
+    Some(parts.join(" · "))
 }
 
 impl From<TraceItem> for TraceSummary {
@@ -256,6 +304,9 @@ struct SpanItem {
     events: Option<Value>,
     links: Option<Value>,
     resource: Option<Value>,
+    cost_usd: Option<f64>,
+    cost_estimated: bool,
+    cost: Option<Value>,
 }
 
 /// A JSON value back as the stored text. The API parses stored text that is JSON and sends
@@ -339,6 +390,13 @@ fn list_query(filter: &TraceFilter) -> Vec<(&'static str, String)> {
 impl TraceSource for ApiSource {
     fn recent_traces(&self, filter: &TraceFilter) -> Result<Vec<TraceSummary>> {
         let answer = self.page(&list_query(filter))?;
+        let mut costs = self.trace_costs.borrow_mut();
+        costs.clear();
+        for item in &answer.traces {
+            if let Some(cost) = cost_of(item.cost_usd, item.cost_estimated, None) {
+                costs.insert(item.trace_id.clone(), cost);
+            }
+        }
         Ok(answer.traces.into_iter().map(TraceSummary::from).collect())
     }
 
@@ -350,6 +408,15 @@ impl TraceSource for ApiSource {
     fn trace(&self, trace_id: &str) -> Result<Vec<SpanRecord>> {
         let id: String = utf8_percent_encode(trace_id.trim(), NON_ALPHANUMERIC).collect();
         let answer: TraceAnswer = self.get(&format!("/traces/{id}"), &[])?;
+        let mut costs = self.span_costs.borrow_mut();
+        costs.clear();
+        for item in &answer.spans {
+            let detail = detail_of(item.cost.as_ref());
+            if let Some(cost) = cost_of(item.cost_usd, item.cost_estimated, detail) {
+                costs.insert(item.span_id.clone(), cost);
+            }
+        }
+        drop(costs);
         let mut spans: Vec<SpanRecord> = answer.spans.into_iter().map(SpanRecord::from).collect();
         // The file's order (start, then span id); the viewer lays out the tree itself.
         spans.sort_by(|a, b| {
@@ -381,6 +448,24 @@ impl TraceSource for ApiSource {
 
     fn describe(&self) -> String {
         format!("the server at {}", self.base)
+    }
+
+    /// The costs the list just answered with.
+    fn trace_costs(&self, traces: &[TraceSummary]) -> Result<HashMap<String, Cost>> {
+        let costs = self.trace_costs.borrow();
+        Ok(traces
+            .iter()
+            .filter_map(|t| Some((t.trace_id.clone(), costs.get(&t.trace_id)?.clone())))
+            .collect())
+    }
+
+    /// The costs the trace's detail just answered with.
+    fn span_costs(&self, spans: &[SpanRecord]) -> HashMap<String, Cost> {
+        let costs = self.span_costs.borrow();
+        spans
+            .iter()
+            .filter_map(|s| Some((s.span_id.clone(), costs.get(&s.span_id)?.clone())))
+            .collect()
     }
 }
 

@@ -5,6 +5,17 @@
 use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, TraceSummary};
 use serde_json::{Map, Value};
 
+use super::source::Cost;
+
+/// A cost as exact decimal USD text (`"0.0035"`), `null` when there is none.
+pub fn cost(cost: Option<&Cost>) -> Value {
+    cost.map_or(Value::Null, |c| {
+        agentstack_cost::Usd::from_femtos(c.femtos)
+            .to_string()
+            .into()
+    })
+}
+
 fn status_word(status: SpanStatus) -> &'static str {
     match status {
         SpanStatus::Unset => "unset",

@@ -311,14 +311,24 @@ pub fn traces(args: &TracesArgs, term: &mut Terminal) -> Result<()> {
         }
         return Ok(());
     }
+    let costs = store.trace_costs(&traces)?;
     if args.json {
         for trace in &traces {
-            term.json(&json::summary(trace))?;
+            let mut value = json::summary(trace);
+            if let Some(map) = value.as_object_mut() {
+                let cost = costs.get(&trace.trace_id);
+                map.insert("cost".into(), json::cost(cost));
+                map.insert(
+                    "cost_estimated".into(),
+                    cost.is_some_and(|c| c.estimated).into(),
+                );
+            }
+            term.json(&value)?;
         }
         return Ok(());
     }
     let now = ZonedDateTime::now();
-    let layout = TableLayout::fit(&traces, term.width, &now);
+    let layout = TableLayout::fit_with_costs(&traces, costs, term.width, &now);
     term.line(&layout.header())?;
     for trace in &traces {
         term.line(&layout.row(trace, &now))?;
@@ -374,21 +384,29 @@ pub fn show(args: &ShowArgs, term: &mut Terminal) -> Result<()> {
         );
     }
     let rows = tree::build_tree(&spans);
-    let stats = trace_view::TraceStats::of(&spans, &rows);
+    let stats = trace_view::TraceStats::of(&spans, &rows).with_costs(store.span_costs(&spans));
     let now = ZonedDateTime::now();
     let trace_id = spans[0].trace_id.clone();
 
     if let Some(prefix) = &args.span {
         let span = find_span(&spans, prefix)?;
         if args.json {
-            term.json(&json::span(span))?;
+            let mut value = json::span(span);
+            if let Some(map) = value.as_object_mut() {
+                map.insert(
+                    "cost".into(),
+                    json::cost(stats.span_costs.get(&span.span_id)),
+                );
+            }
+            term.json(&value)?;
         } else {
             let parent_in_trace = span
                 .parent_span_id
                 .as_deref()
                 .is_some_and(|p| spans.iter().any(|s| s.span_id == p));
-            let lines = trace_view::span_detail(
+            let lines = trace_view::span_detail_with_cost(
                 span,
+                stats.span_costs.get(&span.span_id),
                 parent_in_trace,
                 stats.start,
                 now.time_zone(),
@@ -400,9 +418,14 @@ pub fn show(args: &ShowArgs, term: &mut Terminal) -> Result<()> {
     }
     if args.json {
         for row in &rows {
-            let mut value = json::span(&spans[row.index]);
+            let span = &spans[row.index];
+            let mut value = json::span(span);
             if let Some(map) = value.as_object_mut() {
                 map.insert("depth".into(), row.depth.into());
+                map.insert(
+                    "cost".into(),
+                    json::cost(stats.span_costs.get(&span.span_id)),
+                );
             }
             term.json(&value)?;
         }

@@ -26,6 +26,7 @@ pub mod palette {
     pub const DURATION: Style = Style::new().dimmed();
     pub const BAR: Style = AnsiColor::Cyan.on_default();
     pub const MODEL: Style = AnsiColor::Blue.on_default();
+    pub const COST: Style = AnsiColor::Green.on_default();
     pub const WARN: Style = AnsiColor::Yellow.on_default();
     pub const LABEL: Style = Style::new().bold();
 
@@ -314,6 +315,35 @@ pub fn compact_count(n: i64) -> String {
         format!("{:.1}G", a as f64 / 1e9)
     };
     format!("{sign}{text}")
+}
+
+/// A cost for people: `$12.34` from a dollar up, `$0.0035` below (four decimals),
+/// `<$0.0001` for less, `$0` for nothing; `~` in front when it rests on estimated tokens.
+pub fn format_cost(femtos: i128, estimated: bool) -> String {
+    const PER_USD: i128 = 1_000_000_000_000_000;
+    let mark = if estimated { "~" } else { "" };
+    let sign = if femtos < 0 { "-" } else { "" };
+    let a = femtos.unsigned_abs() as i128;
+    let rounded = |places: u32| {
+        let unit = PER_USD / 10i128.pow(places);
+        (a + unit / 2) / unit
+    };
+    let text = if a == 0 {
+        "$0".to_string()
+    } else if rounded(2) >= 100 {
+        let cents = rounded(2);
+        format!("${}.{:02}", cents / 100, cents % 100)
+    } else if rounded(4) == 0 {
+        "<$0.0001".to_string()
+    } else {
+        let tenths_of_mills = rounded(4);
+        format!(
+            "${}.{:04}",
+            tenths_of_mills / 10_000,
+            tenths_of_mills % 10_000
+        )
+    };
+    format!("{mark}{sign}{text}")
 }
 
 /// Tokens in a table cell: `1234→567`, or `–` when there are none.
@@ -652,6 +682,16 @@ mod tests {
             format_time_of_day(1_714_557_802_000_000_000, &tz),
             "12:03:22"
         );
+    }
+
+    #[test]
+    fn costs() {
+        assert_eq!(format_cost(3_500_000_000_000, false), "$0.0035");
+        assert_eq!(format_cost(3_500_000_000_000, true), "~$0.0035");
+        assert_eq!(format_cost(12_345_000_000_000_000, false), "$12.35");
+        assert_eq!(format_cost(999_960_000_000_000, false), "$1.00");
+        assert_eq!(format_cost(10_000_000_000, false), "<$0.0001");
+        assert_eq!(format_cost(0, false), "$0");
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! The `traces` table and the `tail` lines: one row per trace (time, short id, root name,
-//! duration, spans, tokens, status), with columns fitted to the terminal: the name shrinks first,
+//! duration, spans, tokens, cost when any trace has one, status), with columns fitted to the terminal: the name shrinks first,
 //! then the status shortens, then the least useful columns go.
+
+use std::collections::HashMap;
 
 use agentstack_exporter_sqlite::TraceSummary;
 use jiff::ZonedDateTime;
 
 use super::render::{self, Line, palette};
+use super::source::Cost;
 
 /// How many characters of a trace id the table shows; `show` accepts this prefix.
 pub const SHORT_ID: usize = agentstack_exporter_sqlite::store::MIN_TRACE_ID_PREFIX;
@@ -25,15 +28,16 @@ enum Column {
     Duration,
     Spans,
     Tokens,
+    Cost,
     Status,
 }
 
 use Column::*;
 
 /// Left to right.
-const COLUMNS: [Column; 7] = [Time, Trace, Name, Duration, Spans, Tokens, Status];
+const COLUMNS: [Column; 8] = [Time, Trace, Name, Duration, Spans, Tokens, Cost, Status];
 /// What goes first when the terminal is too narrow.
-const DROP_ORDER: [Column; 4] = [Spans, Tokens, Time, Duration];
+const DROP_ORDER: [Column; 5] = [Spans, Tokens, Time, Cost, Duration];
 
 impl Column {
     fn title(self) -> &'static str {
@@ -44,12 +48,13 @@ impl Column {
             Duration => "DURATION",
             Spans => "SPANS",
             Tokens => "TOKENS",
+            Cost => "COST",
             Status => "STATUS",
         }
     }
 
     fn right_aligned(self) -> bool {
-        matches!(self, Duration | Spans | Tokens)
+        matches!(self, Duration | Spans | Tokens | Cost)
     }
 }
 
@@ -70,13 +75,19 @@ struct Cells {
     duration: String,
     spans: String,
     tokens: String,
+    cost: String,
     status: String,
     status_short: String,
     errors: bool,
 }
 
 impl Cells {
-    fn of(trace: &TraceSummary, now: &ZonedDateTime, time: TimeStyle) -> Cells {
+    fn of(
+        trace: &TraceSummary,
+        cost: Option<&Cost>,
+        now: &ZonedDateTime,
+        time: TimeStyle,
+    ) -> Cells {
         let errors = trace.error_count > 0;
         let (status, status_short) = if errors {
             (
@@ -106,6 +117,10 @@ impl Cells {
             ),
             spans: render::group_thousands(trace.span_count),
             tokens: render::format_tokens(trace.input_tokens, trace.output_tokens),
+            cost: cost.map_or_else(
+                || "–".to_string(),
+                |c| render::format_cost(c.femtos, c.estimated),
+            ),
             status,
             status_short,
             errors,
@@ -120,6 +135,7 @@ impl Cells {
             Duration => &self.duration,
             Spans => &self.spans,
             Tokens => &self.tokens,
+            Cost => &self.cost,
             Status if short_status => &self.status_short,
             Status => &self.status,
         }
@@ -133,24 +149,41 @@ pub struct TableLayout {
     short_status: bool,
     time: TimeStyle,
     width: usize,
+    /// The cost of each trace, by id (the cost column is shown when any has one).
+    costs: HashMap<String, Cost>,
 }
 
 /// The natural widths of the columns: header or widest cell.
 struct Natural {
-    widths: [usize; 7],
+    widths: [usize; 8],
     status_short: usize,
+    /// Whether the cost column is shown at all.
+    costs: bool,
 }
 
 impl TableLayout {
-    /// Fits the columns to `rows` and `width` (the `traces` table).
+    /// Fits the columns to `rows` and `width` (the `traces` table), without costs.
+    #[cfg(test)]
     pub fn fit(rows: &[TraceSummary], width: usize, now: &ZonedDateTime) -> TableLayout {
+        TableLayout::fit_with_costs(rows, HashMap::new(), width, now)
+    }
+
+    /// Like [`fit`](Self::fit), with the cost of each trace by id: a cost column when any
+    /// trace has one.
+    pub fn fit_with_costs(
+        rows: &[TraceSummary],
+        costs: HashMap<String, Cost>,
+        width: usize,
+        now: &ZonedDateTime,
+    ) -> TableLayout {
         let cells: Vec<Cells> = rows
             .iter()
-            .map(|t| Cells::of(t, now, TimeStyle::Relative))
+            .map(|t| Cells::of(t, costs.get(&t.trace_id), now, TimeStyle::Relative))
             .collect();
         let mut natural = Natural {
             widths: COLUMNS.map(|c| render::width(c.title())),
             status_short: render::width(Status.title()),
+            costs: !costs.is_empty(),
         };
         for row in &cells {
             for (i, &column) in COLUMNS.iter().enumerate() {
@@ -158,21 +191,27 @@ impl TableLayout {
             }
             natural.status_short = natural.status_short.max(render::width(&row.status_short));
         }
-        Self::arrange(natural, width, TimeStyle::Relative)
+        let mut layout = Self::arrange(natural, width, TimeStyle::Relative);
+        layout.costs = costs;
+        layout
     }
 
     /// Fixed widths for rows not known in advance (`tail`).
     pub fn fixed(width: usize) -> TableLayout {
         let natural = Natural {
-            widths: [8, SHORT_ID, TAIL_NAME, 8, 5, 11, 10],
+            widths: [8, SHORT_ID, TAIL_NAME, 8, 5, 11, 8, 10],
             status_short: 6,
+            costs: false,
         };
         Self::arrange(natural, width, TimeStyle::TimeOfDay)
     }
 
     fn arrange(natural: Natural, width: usize, time: TimeStyle) -> TableLayout {
         let name_natural = natural.widths[2];
-        let mut shown: Vec<Column> = COLUMNS.to_vec();
+        let mut shown: Vec<Column> = COLUMNS
+            .into_iter()
+            .filter(|&c| c != Cost || natural.costs)
+            .collect();
         let mut short_status = false;
         let mut drops = DROP_ORDER.iter();
         let width_of = |c: Column, short: bool| {
@@ -228,6 +267,7 @@ impl TableLayout {
             short_status,
             time,
             width,
+            costs: HashMap::new(),
         }
     }
 
@@ -252,7 +292,7 @@ impl TableLayout {
 
     /// One trace's row.
     pub fn row(&self, trace: &TraceSummary, now: &ZonedDateTime) -> Line {
-        let cells = Cells::of(trace, now, self.time);
+        let cells = Cells::of(trace, self.costs.get(&trace.trace_id), now, self.time);
         let mut line = Line::new();
         for (i, &(column, w)) in self.columns.iter().enumerate() {
             if i > 0 {
@@ -265,6 +305,7 @@ impl TableLayout {
                 Name => palette::TITLE,
                 Duration => palette::DURATION,
                 Spans | Tokens => palette::PLAIN,
+                Cost => palette::COST,
                 Status if cells.errors => palette::ERROR_MARK,
                 Status => palette::OK_MARK,
             };
@@ -381,6 +422,29 @@ mod tests {
         assert!(text.contains("(unnamed)"), "{text}");
         assert!(text.contains("-5.0ms"), "{text}");
         assert!(text.contains("ab "), "{text}");
+    }
+
+    #[test]
+    fn a_cost_column_appears_when_a_trace_has_a_cost() {
+        let rows = [summary("research_agent", 0), summary("support_agent", 0)];
+        let mut costs = HashMap::new();
+        costs.insert(
+            rows[0].trace_id.clone(),
+            Cost {
+                femtos: 3_500_000_000_000,
+                estimated: true,
+                detail: None,
+            },
+        );
+        let layout = TableLayout::fit_with_costs(&rows[..1], costs, 120, &now());
+        assert_eq!(
+            layout.header().text(),
+            "TIME      TRACE     NAME            DURATION  SPANS    TOKENS      COST  STATUS"
+        );
+        assert_eq!(
+            layout.row(&rows[0], &now()).text(),
+            "14:00:00  4bf92f35  research_agent      4.1s      7  1234→567  ~$0.0035  ✓"
+        );
     }
 
     #[test]

@@ -1,11 +1,15 @@
-//! `show`'s screens: a trace's header (root, id, start, duration, spans, tokens, errors,
-//! session), its span tree (kind, name, duration, a timeline bar, model, tokens, errors in red),
+//! `show`'s screens: a trace's header (root, id, start, duration, spans, tokens, cost, errors,
+//! session), its span tree (kind, name, duration, a timeline bar, model, tokens, cost, errors in
+//! red; a cost marked `~` rests on estimated tokens),
 //! the `--io` blocks under each span, and one span in full for `--span`.
+
+use std::collections::HashMap;
 
 use agentstack_exporter_sqlite::{SpanRecord, SpanStatus};
 use jiff::{ZonedDateTime, tz::TimeZone};
 
 use super::render::{self, JsonCut, Line, palette};
+use super::source::Cost;
 use super::tree::{Placement, TreeRow};
 
 /// Terminals narrower than this get no timeline bar, and each span's model and tokens go on a
@@ -29,6 +33,10 @@ pub struct TraceStats {
     pub orphans: usize,
     pub session: Option<String>,
     pub service: Option<String>,
+    /// What the trace cost (the sum of `span_costs`); `None` when no span is priced.
+    pub cost: Option<Cost>,
+    /// Each priced span's cost, by span id.
+    pub span_costs: HashMap<String, Cost>,
 }
 
 impl TraceStats {
@@ -65,7 +73,16 @@ impl TraceStats {
                 .count(),
             session: any(|s| s.session_id.as_ref()),
             service: any(|s| s.service_name.as_ref()),
+            cost: None,
+            span_costs: HashMap::new(),
         }
+    }
+
+    /// With the cost of each span (by span id) and their sum.
+    pub fn with_costs(mut self, span_costs: HashMap<String, Cost>) -> TraceStats {
+        self.cost = Cost::sum(span_costs.values());
+        self.span_costs = span_costs;
+        self
     }
 }
 
@@ -118,6 +135,12 @@ pub fn header(trace_id: &str, stats: &TraceStats, now: &ZonedDateTime, width: us
             palette::PLAIN,
         ));
     }
+    if let Some(cost) = &stats.cost {
+        items.push(Line::styled(
+            format!("{} cost", render::format_cost(cost.femtos, cost.estimated)),
+            palette::COST,
+        ));
+    }
     items.push(if stats.errors > 0 {
         Line::styled(
             format!(
@@ -163,7 +186,7 @@ struct SpanLine {
     details: Line,
 }
 
-fn span_line(span: &SpanRecord, row: &TreeRow) -> SpanLine {
+fn span_line(span: &SpanRecord, row: &TreeRow, cost: Option<&Cost>) -> SpanLine {
     let error = span.status == SpanStatus::Error;
     let mut left = Line::new();
     left.push(&row.branch, palette::DIM);
@@ -202,6 +225,15 @@ fn span_line(span: &SpanRecord, row: &TreeRow) -> SpanLine {
                 span.output_tokens.unwrap_or(0)
             )
         ));
+    }
+    if let Some(cost) = cost {
+        if details.width() > 0 {
+            details.plain("  ");
+        }
+        details.push(
+            render::format_cost(cost.femtos, cost.estimated),
+            palette::COST,
+        );
     }
     SpanLine {
         left,
@@ -270,7 +302,13 @@ pub fn tree(
     options: TreeOptions,
 ) -> Vec<Line> {
     let width = options.width;
-    let parts: Vec<SpanLine> = rows.iter().map(|r| span_line(&spans[r.index], r)).collect();
+    let parts: Vec<SpanLine> = rows
+        .iter()
+        .map(|r| {
+            let span = &spans[r.index];
+            span_line(span, r, stats.span_costs.get(&span.span_id))
+        })
+        .collect();
     let layout = TreeLayout::fit(&parts, width);
     let mut out = Vec::with_capacity(rows.len());
     for (row, part) in rows.iter().zip(parts) {
@@ -414,8 +452,21 @@ fn json_block(out: &mut Vec<Line>, title: &str, value: Option<&str>, empty: &str
 }
 
 /// One span in full: every field, its attributes, events, input and output.
+#[cfg(test)]
 pub fn span_detail(
     span: &SpanRecord,
+    parent_in_trace: bool,
+    trace_start: i64,
+    tz: &TimeZone,
+    width: usize,
+) -> Vec<Line> {
+    span_detail_with_cost(span, None, parent_in_trace, trace_start, tz, width)
+}
+
+/// [`span_detail`] with the span's cost (a `cost` line under its tokens).
+pub fn span_detail_with_cost(
+    span: &SpanRecord,
+    cost: Option<&Cost>,
     parent_in_trace: bool,
     trace_start: i64,
     tz: &TimeZone,
@@ -523,6 +574,19 @@ pub fn span_detail(
         .collect();
     if !tokens.is_empty() {
         field(&mut out, "tokens", text(&tokens.join(" · ")), width);
+    }
+    if let Some(cost) = cost {
+        let mut line = Line::styled(
+            render::format_cost(cost.femtos, cost.estimated),
+            palette::COST,
+        );
+        if cost.estimated {
+            line.push(" (estimated from the text)", palette::DIM);
+        }
+        if let Some(detail) = &cost.detail {
+            line.plain(format!(" · {detail}"));
+        }
+        field(&mut out, "cost", line, width);
     }
     if let Some(session) = opt(&span.session_id) {
         field(&mut out, "session", session, width);
