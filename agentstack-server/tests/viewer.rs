@@ -235,15 +235,23 @@ fn traces_lists_newest_first_with_totals_and_status() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
     assert!(lines[0].starts_with("TIME      TRACE     NAME"), "{out}");
-    for title in ["DURATION", "SPANS", "TOKENS", "STATUS"] {
+    for title in ["DURATION", "SPANS", "TOKENS", "COST", "STATUS"] {
         assert!(lines[0].contains(title), "{out}");
     }
     // Newest first: the research run started a minute after the support run.
     assert!(lines[1].contains("4bf92f35  research_agent"), "{out}");
     assert!(lines[1].contains("4.1s"), "{out}");
-    assert!(lines[1].contains("   6  2312→420  ✗ 1 error"), "{out}");
+    // gpt-4o 812 × $2.50/M + 120 × $10/M = $0.00323; gpt-4o-mini 1500 × $0.15/M + 300 ×
+    // $0.60/M = $0.000405: $0.003635 in all.
+    assert!(
+        lines[1].contains("   6  2312→420  $0.0036  ✗ 1 error"),
+        "{out}"
+    );
     assert!(lines[2].contains("a3ce929d  support_agent"), "{out}");
-    assert!(lines[2].ends_with("1.0s      2         –  ✓"), "{out}");
+    assert!(
+        lines[2].ends_with("1.0s      2         –        –  ✓"),
+        "{out}"
+    );
     // Today's traces show the time of day (unless the run started before midnight, UTC).
     let seconds_into_the_day = now_nanos() / 1_000_000_000 % 86_400;
     if seconds_into_the_day > 15 * 60 {
@@ -314,14 +322,14 @@ fn show_draws_the_tree_with_header_errors_and_orphans() {
     assert!(lines[1].starts_with("started "), "{out}");
     assert!(
         lines[1].ends_with(
-            " · 4.1s · 6 spans · 2,312 in → 420 out tokens · ✗ 1 error · session s-42 · service demo · 1 orphan"
+            " · 4.1s · 6 spans · 2,312 in → 420 out tokens · $0.0036 cost · ✗ 1 error · session s-42 · service demo · 1 orphan"
         ),
         "{out}"
     );
     let tree: Vec<&str> = lines[3..].to_vec();
     assert!(tree[0].starts_with("[agent] research_agent "), "{out}");
     assert!(tree[1].starts_with("├─ [llm] chat "), "{out}");
-    assert!(tree[1].contains("gpt-4o  812→120 tok"), "{out}");
+    assert!(tree[1].contains("gpt-4o  812→120 tok  $0.0032"), "{out}");
     assert!(
         tree[1].contains('━'),
         "a timeline bar when the width allows: {out}"
@@ -334,7 +342,10 @@ fn show_draws_the_tree_with_header_errors_and_orphans() {
     );
     assert!(tree[4].starts_with("└─ [chain] summarize "), "{out}");
     assert!(tree[5].starts_with("   └─ [llm] chat "), "{out}");
-    assert!(tree[5].contains("gpt-4o-mini  1500→300 tok"), "{out}");
+    assert!(
+        tree[5].contains("gpt-4o-mini  1500→300 tok  $0.0004"),
+        "{out}"
+    );
     assert!(
         tree[6].starts_with("[tool] late_callback (orphan)"),
         "{out}"
