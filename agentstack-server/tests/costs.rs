@@ -346,6 +346,11 @@ fn spans_are_priced_once_and_come_back_everywhere_with_their_cost() {
     let alert = &alerts[0];
     assert_eq!(alert.project, "default");
     assert_eq!(
+        alert.severity,
+        agentstack_exporter_sqlite::store::AlertSeverity::High,
+        "the crossing span took the day to $0.01471, 1.47 × the limit"
+    );
+    assert_eq!(
         alert.trace_id.as_deref(),
         Some(trace_hex(4).as_str()),
         "the trace that crossed it"
@@ -464,6 +469,43 @@ fn each_project_sees_only_its_costs_and_its_overrides_price_its_new_spans() {
     assert_eq!(mine["total"]["cost"], "0.00035");
     let (_, theirs) = get(&server, as_other, "/api/v1/costs?group_by=model");
     assert_eq!(theirs["total"]["cost"], "0.00021");
+
+    // A call without usage but with its text: tokens estimated (tiktoken), cost marked so.
+    let guessed = with(
+        span_of(4, 1, None, "chat guessed", now_nanos() - 300 * MS, 100),
+        vec![
+            kv("agentstack.span.kind", "llm"),
+            kv("gen_ai.request.model", "gpt-4o"),
+            kv(
+                "agentstack.input",
+                r#"{"prompt":"What is the refund policy for damaged items?"}"#,
+            ),
+            kv(
+                "agentstack.output",
+                r#""Damaged items are refunded in full within 30 days.""#,
+            ),
+        ],
+    );
+    post(&server, as_shop, vec![guessed]);
+    let guessed = priced_trace(&server, as_shop, 4, 1);
+    assert_eq!(guessed["cost_estimated"], json!(true), "{guessed}");
+    let span = &guessed["spans"][0];
+    assert_eq!(span["cost_estimated"], json!(true));
+    assert_eq!(span["cost"]["estimated"], json!(true));
+    assert!(span["cost_usd"].as_f64().unwrap() > 0.0, "{span}");
+    let (_, mine) = get(&server, as_shop, "/api/v1/costs");
+    assert!(
+        mine["total"]["estimated_cost_usd"].as_f64().unwrap() > 0.0,
+        "{mine}"
+    );
+    let (_, list) = get(&server, as_shop, "/api/v1/traces");
+    let listed = list["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["trace_id"] == trace_hex(4))
+        .unwrap();
+    assert_eq!(listed["cost_estimated"], json!(true));
 }
 
 /// Runs `agentstack ARGS`, returns (success, stdout, stderr).

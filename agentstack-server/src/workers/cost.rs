@@ -10,16 +10,16 @@
 //! after its model calls, in the same SDK batch unless the run outlasts a flush (5 s); a span
 //! whose agent is not in its write keeps an empty agent.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use agentstack_cost::{
-    Budget, BudgetCrossing, BudgetSubject, BudgetTracker, CostInput, Pricing, SpanCost, Spend,
-    TokenUsage, Usd, producer_cost_from_attributes,
+    Budget, BudgetCrossing, BudgetSubject, BudgetTracker, CostInput, PRODUCER_COST_ATTRIBUTES,
+    Pricing, SpanCost, Spend, TokenUsage, Usd, producer_cost_from_attributes,
 };
 use agentstack_exporter_sqlite::store::{AlertRecord, AlertSeverity, SpanCostRecord};
 use agentstack_exporter_sqlite::{SpanRecord, SqliteSpanStore, StoreError};
+use rustc_hash::FxHashMap;
 
 use crate::alerts::AlertSink;
 use crate::bus::{SpanBatch, SpanSubscription};
@@ -28,13 +28,6 @@ use crate::pricing::ProjectPricing;
 
 /// The consumer group of the cost worker.
 pub const COST_GROUP: &str = "cost";
-
-/// Attributes that carry a producer's total token count, first found wins.
-const TOTAL_TOKENS_ATTRIBUTES: &[&str] = &[
-    "gen_ai.usage.total_tokens",
-    "llm.token_count.total",
-    "llm.usage.total_tokens",
-];
 
 /// The attribute naming a span's agent.
 const AGENT_NAME_ATTRIBUTE: &str = "gen_ai.agent.name";
@@ -71,8 +64,26 @@ struct CostAttributes {
     agent: Option<String>,
 }
 
+/// The few attributes the cost worker reads, deserialized straight from the attributes text
+/// (serde skips every other key without building it, which is most of the cost of a span).
+#[derive(Debug, Default, serde::Deserialize)]
+struct WantedAttributes {
+    #[serde(rename = "llm.cost.total")]
+    llm_cost_total: Option<serde_json::Value>,
+    #[serde(rename = "gen_ai.usage.cost")]
+    gen_ai_usage_cost: Option<serde_json::Value>,
+    #[serde(rename = "gen_ai.usage.total_tokens")]
+    gen_ai_total_tokens: Option<serde_json::Value>,
+    #[serde(rename = "llm.token_count.total")]
+    llm_token_count_total: Option<serde_json::Value>,
+    #[serde(rename = "llm.usage.total_tokens")]
+    llm_usage_total_tokens: Option<serde_json::Value>,
+    #[serde(rename = "gen_ai.agent.name")]
+    agent_name: Option<serde_json::Value>,
+}
+
 impl CostAttributes {
-    /// Parses `attributes` (JSON object text) only when one of the keys is in it.
+    /// Reads `attributes` (JSON object text) only when one of the keys may be in it.
     fn of(attributes: &str) -> CostAttributes {
         let wanted = attributes.contains("cost")
             || attributes.contains("total")
@@ -80,21 +91,34 @@ impl CostAttributes {
         if !wanted {
             return CostAttributes::default();
         }
-        let Ok(map) =
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(attributes)
-        else {
+        let Ok(found) = serde_json::from_str::<WantedAttributes>(attributes) else {
             return CostAttributes::default();
         };
+        // The same first-found-wins order as `PRODUCER_COST_ATTRIBUTES`.
+        let mut costs = serde_json::Map::new();
+        for (key, value) in [
+            (PRODUCER_COST_ATTRIBUTES[0], found.llm_cost_total),
+            (PRODUCER_COST_ATTRIBUTES[1], found.gen_ai_usage_cost),
+        ] {
+            if let Some(value) = value {
+                costs.insert(key.to_string(), value);
+            }
+        }
         CostAttributes {
-            producer_cost: producer_cost_from_attributes(&map),
-            total_tokens: TOTAL_TOKENS_ATTRIBUTES
-                .iter()
-                .find_map(|key| map.get(*key)?.as_u64()),
-            agent: map
-                .get(AGENT_NAME_ATTRIBUTE)
-                .and_then(|v| v.as_str())
-                .filter(|name| !name.is_empty())
-                .map(str::to_string),
+            producer_cost: (!costs.is_empty())
+                .then(|| producer_cost_from_attributes(&costs))
+                .flatten(),
+            total_tokens: [
+                found.gen_ai_total_tokens,
+                found.llm_token_count_total,
+                found.llm_usage_total_tokens,
+            ]
+            .into_iter()
+            .find_map(|value| value?.as_u64()),
+            agent: found
+                .agent_name
+                .and_then(|v| v.as_str().map(str::to_string))
+                .filter(|name| !name.is_empty()),
         }
     }
 }
@@ -192,7 +216,8 @@ pub fn price_spans(spans: &[&NormalizedSpan], pricing: &ProjectPricing) -> Vec<S
         .map(|span| CostAttributes::of(&span.record.attributes))
         .collect();
     // (project, trace, span) → position, for the agent of ancestors.
-    let mut positions: HashMap<(&str, &str, &str), usize> = HashMap::with_capacity(spans.len());
+    let mut positions: FxHashMap<(&str, &str, &str), usize> =
+        FxHashMap::with_capacity_and_hasher(spans.len(), Default::default());
     for (at, span) in spans.iter().enumerate() {
         positions.insert(
             (&span.project, &span.record.trace_id, &span.record.span_id),
@@ -226,7 +251,7 @@ pub fn price_spans(spans: &[&NormalizedSpan], pricing: &ProjectPricing) -> Vec<S
         }
         String::new()
     };
-    let mut by_project: HashMap<&str, Pricing> = HashMap::new();
+    let mut by_project: FxHashMap<&str, Pricing> = FxHashMap::default();
     let mut rows = Vec::new();
     for (at, span) in spans.iter().enumerate() {
         let record = &span.record;
@@ -522,6 +547,28 @@ mod tests {
         );
         // 100 × $3/M + 1000 × $0.30/M + 50 × $15/M = 0.0003 + 0.0003 + 0.00075
         assert_eq!(rows[0].cost_femtos, Some(1_350_000_000_000));
+    }
+
+    #[test]
+    fn a_producer_cost_is_kept_beside_ours() {
+        let mut call = llm(1, None, "gpt-4o", 1000, 100);
+        call.record.attributes =
+            r#"{"llm.cost.total":0.01,"gen_ai.usage.total_tokens":1100}"#.into();
+        let rows = price_spans(&[&call], &ProjectPricing::bundled());
+        assert_eq!(
+            rows[0].cost_femtos,
+            Some(10_000_000_000_000),
+            "the producer's"
+        );
+        assert_eq!(rows[0].producer_cost.as_deref(), Some("0.01"));
+        assert!(rows[0].differs, "ours is $0.0035");
+        let breakdown: serde_json::Value = serde_json::from_str(&rows[0].breakdown).unwrap();
+        assert_eq!(breakdown["total"], "0.0035");
+        // A span with nothing but a producer's cost still counts.
+        let mut tool = span(2, None, "tool", r#"{"gen_ai.usage.cost":"0.002"}"#);
+        tool.record.name = "paid search".into();
+        let rows = price_spans(&[&tool], &ProjectPricing::bundled());
+        assert_eq!(rows[0].cost_femtos, Some(2_000_000_000_000));
     }
 
     #[test]
