@@ -33,7 +33,7 @@ fn spans(count: usize, offset: usize) -> Vec<NormalizedSpan> {
             let trace = format!("{:032x}", n / 64 + 1);
             let id = format!("{:016x}", n % 64 + 1);
             let mut record = SpanRecord::new(trace, id, "chat", 1_796_119_409_000_000_000, 1_796_119_410_000_000_000 + n as i64);
-            if n % 64 == 0 {
+            if n.is_multiple_of(64) {
                 record.kind = Some("agent".into());
                 record.name = "research".into();
                 record.attributes = r#"{"agentstack.span.kind":"agent","gen_ai.agent.name":"researcher","gen_ai.operation.name":"invoke_agent"}"#.into();
