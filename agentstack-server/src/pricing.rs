@@ -202,3 +202,71 @@ impl ProjectPricing {
         self.projects.read().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use agentstack_cost::{CostInput, TokenUsage};
+
+    use super::*;
+
+    fn overrides(json: &str) -> PriceOverrides {
+        serde_json::from_str(json).unwrap()
+    }
+
+    /// What 1M input tokens of `model` cost `project`, in USD text.
+    fn per_million(pricing: &ProjectPricing, project: &str, model: &str) -> String {
+        let input = CostInput {
+            model: Some(model),
+            usage: Some(TokenUsage {
+                input: 1_000_000,
+                ..TokenUsage::default()
+            }),
+            ..CostInput::default()
+        };
+        pricing
+            .pricing(project)
+            .cost(&input)
+            .kept_cost()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn a_bad_config_override_names_its_key() {
+        let mut config = BTreeMap::new();
+        config.insert(
+            "shop".to_string(),
+            overrides(r#"{"models": {"mine": {"based_on": "no-such-model"}}}"#),
+        );
+        let error = ProjectPricing::new(PriceTable::bundled(), &config)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("cost.overrides.shop: "), "{error}");
+        assert!(error.contains("no-such-model"), "{error}");
+    }
+
+    #[test]
+    fn api_overrides_win_over_the_config_and_stay_in_their_project() {
+        let mut config = BTreeMap::new();
+        config.insert(
+            "shop".to_string(),
+            overrides(r#"{"models": {"gpt-4o": {"based_on": "gpt-4o", "input": "2"}}}"#),
+        );
+        let pricing = ProjectPricing::new(PriceTable::bundled(), &config).unwrap();
+        assert_eq!(per_million(&pricing, "shop", "gpt-4o"), "2");
+        assert_eq!(per_million(&pricing, "other", "gpt-4o"), "2.5");
+        assert_eq!(pricing.overrides("shop").1, OverrideSource::Config);
+        let problems = pricing.load_stored(vec![
+            (
+                "shop".to_string(),
+                r#"{"models": {"gpt-4o": {"based_on": "gpt-4o", "input": "1.5"}}}"#.to_string(),
+            ),
+            ("broken".to_string(), "not json".to_string()),
+        ]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("\"broken\""), "{problems:?}");
+        assert_eq!(per_million(&pricing, "shop", "gpt-4o"), "1.5");
+        assert_eq!(pricing.overrides("shop").1, OverrideSource::Api);
+        assert_eq!(pricing.overrides("other").1, OverrideSource::None);
+    }
+}
