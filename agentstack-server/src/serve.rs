@@ -12,12 +12,16 @@ use std::sync::Arc;
 use agentstack_exporter_sqlite::{DEFAULT_PROJECT, SqliteSpanStore};
 use anyhow::{Context, bail};
 
+use crate::alerts::webhooks::{WebhookConfig, Webhooks};
+use crate::alerts::{self, AlertFeed};
 use crate::api::{API_PREFIX, ApiRouter};
 use crate::auth::KeyRing;
-use crate::bus::{InProcessBus, SpanBus, WRITER_GROUP};
+use crate::bus::{InProcessBus, SECURITY_GROUP, SpanBus, WRITER_GROUP};
 use crate::collector::{self, CollectorConfig, TRACES_PATH};
 use crate::live::LiveFeed;
+use crate::workers::security;
 use crate::workers::writer;
+use agentstack_security::{SecurityConfig, SecurityEngine};
 
 /// Where the server's span store is by default, relative to the working directory.
 pub const DEFAULT_DB_PATH: &str = "./.agentstack/server.db";
@@ -113,6 +117,19 @@ pub struct ServeArgs {
     /// win over it. Without this option, ./agentstack.toml is read if it exists
     #[arg(long, value_name = "FILE", env = "AGENTSTACK_CONFIG")]
     pub config: Option<PathBuf>,
+
+    /// Do not scan spans for security threats (no security worker, no alerts)
+    #[arg(long, env = "AGENTSTACK_NO_SECURITY")]
+    pub no_security: bool,
+
+    /// The security engine's settings: the config file's `[security]` table (rules directory,
+    /// detector weights, thresholds, dedup window); defaults otherwise.
+    #[arg(skip)]
+    pub security: SecurityConfig,
+
+    /// Where alerts are sent: the config file's `[[alerts.webhooks]]`.
+    #[arg(skip)]
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 /// Runs the server until `shutdown` completes, then drains the bus into the store.
@@ -231,8 +248,49 @@ pub async fn run(
             .await
             .context("listing the API keys")??
     };
-    let bus = Arc::new(InProcessBus::new(args.bus_capacity, &[WRITER_GROUP]));
+    let groups: &[&str] = if args.no_security {
+        &[WRITER_GROUP]
+    } else {
+        &[WRITER_GROUP, SECURITY_GROUP]
+    };
+    let bus = Arc::new(InProcessBus::new(args.bus_capacity, groups));
     let subscription = bus.subscribe(WRITER_GROUP)?;
+    // The alert path: workers raise into the sink; the dispatcher stores, publishes and hands
+    // the new alerts to the webhooks.
+    let webhooks = Webhooks::start(&args.webhooks)?.map(Arc::new);
+    let (alert_sink, alert_queue) = alerts::alert_channel(alerts::ALERT_QUEUE_CAPACITY);
+    let alert_feed = AlertFeed::default();
+    let dispatcher = {
+        let hooks = webhooks.clone();
+        tokio::spawn(alerts::dispatcher::run(
+            alert_queue,
+            Arc::clone(&store),
+            alert_feed.clone(),
+            move |new| {
+                if let Some(hooks) = &hooks {
+                    hooks.send(new);
+                }
+            },
+        ))
+    };
+    let security = if args.no_security {
+        None
+    } else {
+        let config = args.security.clone();
+        let (engine, rule_errors) =
+            tokio::task::spawn_blocking(move || SecurityEngine::new(config))
+                .await
+                .context("loading the security rules")?;
+        for error in &rule_errors {
+            eprintln!("agentstack serve: security rules: {error} (the other rules are used)");
+        }
+        let subscription = bus.subscribe(SECURITY_GROUP)?;
+        Some(tokio::spawn(security::run(
+            subscription,
+            engine,
+            alert_sink.clone(),
+        )))
+    };
     let live = LiveFeed::default();
     let writer = tokio::spawn(writer::run(
         subscription,
@@ -316,6 +374,16 @@ pub async fn run(
                 index.display()
             )?;
         }
+        match &security {
+            Some(_) => writeln!(
+                out,
+                "agentstack serve: security: scanning every span (alerts on GET {}/alerts); {} \
+                 webhook(s)",
+                API_PREFIX,
+                args.webhooks.len()
+            )?,
+            None => writeln!(out, "agentstack serve: security: off (--no-security)")?,
+        }
         match args.retention_days {
             0 => writeln!(
                 out,
@@ -351,6 +419,7 @@ pub async fn run(
     let api_router = ApiRouter::new(Arc::new(api_store))
         .keys(keys, args.admin_token.clone())
         .live(live.clone())
+        .alerts(alert_feed.clone())
         .dashboard(args.dashboard_dir.clone())
         .build();
     let api = axum::serve(api_listener, api_router)
@@ -377,6 +446,7 @@ pub async fn run(
         async move {
             until_stopped(stopped).await;
             live.close();
+            alert_feed.close();
         }
     };
     let (served, api_served, grpc_served, ()) = tokio::join!(collector, api, grpc_served, closing);
@@ -386,6 +456,16 @@ pub async fn run(
         retention.abort();
     }
     let stats = writer.await.context("the writer worker failed")?;
+    let scanned = match security {
+        Some(security) => Some(security.await.context("the security worker failed")?),
+        None => None,
+    };
+    // Every worker is done: the last sink goes, the dispatcher drains, then the webhooks.
+    drop(alert_sink);
+    let alert_stats = dispatcher.await.context("the alert dispatcher failed")?;
+    if let Some(hooks) = webhooks.and_then(|hooks| Arc::try_unwrap(hooks).ok()) {
+        hooks.finish();
+    }
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -393,6 +473,13 @@ pub async fn run(
          repeats, {} failed)",
         stats.written, stats.batches, stats.duplicates, stats.failed
     )?;
+    if let Some(scanned) = scanned {
+        writeln!(
+            out,
+            "agentstack serve: security: scanned {} spans, raised {} alerts ({} new)",
+            scanned.scanned, scanned.raised, alert_stats.stored
+        )?;
+    }
     out.flush()?;
     served.context("the OTLP/HTTP collector failed")?;
     api_served.context("the API failed")?;

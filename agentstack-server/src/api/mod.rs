@@ -2,6 +2,7 @@
 //! the request's [`Project`]. One file per resource — [`traces`] (list and one trace),
 //! [`stats`], [`openapi`] — and the shared [`error`] shape and [`params`] parsing.
 
+pub mod alerts;
 pub mod conversation;
 pub mod dashboard;
 pub mod error;
@@ -26,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 
 use crate::auth::KeyRing;
-use crate::live::LiveFeed;
+use crate::live::{AlertFeed, LiveFeed};
 use serde::Serialize;
 
 pub use error::ApiError;
@@ -44,6 +45,10 @@ pub const SESSIONS_ROUTE: &str = "/api/v1/sessions";
 pub const LIVE_TRACES_ROUTE: &str = "/ws/traces";
 /// `GET`: the conversation of a trace (the traces linked to it, either way).
 pub const CONVERSATION_ROUTE: &str = "/api/v1/traces/{trace_id}/conversation";
+/// `GET`: security and budget alerts, newest first.
+pub const ALERTS_ROUTE: &str = "/api/v1/alerts";
+/// `GET` (WebSocket): new alerts as they are stored.
+pub const LIVE_ALERTS_ROUTE: &str = "/ws/alerts";
 /// `GET`: statistics.
 pub const STATS_ROUTE: &str = "/api/v1/stats";
 /// `GET`: the OpenAPI document.
@@ -63,6 +68,8 @@ pub const ROUTES: &[&str] = &[
     STATS_ROUTE,
     OPENAPI_ROUTE,
     LIVE_TRACES_ROUTE,
+    ALERTS_ROUTE,
+    LIVE_ALERTS_ROUTE,
 ];
 /// The admin routes (method, path), behind the admin token.
 pub const ADMIN_ROUTES: &[(&str, &str)] = &[
@@ -78,6 +85,7 @@ pub struct ApiState {
     store: Arc<SqliteSpanStore>,
     admin: Option<Arc<keys::Admin>>,
     live: Option<LiveFeed>,
+    alerts: Option<AlertFeed>,
 }
 
 impl ApiState {
@@ -108,6 +116,7 @@ pub struct ApiRouter {
     store: Arc<SqliteSpanStore>,
     keys: Option<(Arc<KeyRing>, Option<String>)>,
     live: Option<LiveFeed>,
+    alerts: Option<AlertFeed>,
     dashboard: Option<PathBuf>,
 }
 
@@ -119,6 +128,7 @@ impl ApiRouter {
             store,
             keys: None,
             live: None,
+            alerts: None,
             dashboard: None,
         }
     }
@@ -133,6 +143,12 @@ impl ApiRouter {
     /// Serves `WS /ws/traces` from `live`.
     pub fn live(mut self, live: LiveFeed) -> ApiRouter {
         self.live = Some(live);
+        self
+    }
+
+    /// Serves `WS /ws/alerts` from `alerts`.
+    pub fn alerts(mut self, alerts: AlertFeed) -> ApiRouter {
+        self.alerts = Some(alerts);
         self
     }
 
@@ -154,6 +170,7 @@ impl ApiRouter {
             store: self.store,
             admin,
             live: self.live,
+            alerts: self.alerts,
         };
         let fallback = dashboard::Fallback::new(self.dashboard);
         let routes = Router::new()
@@ -164,6 +181,8 @@ impl ApiRouter {
             .route(STATS_ROUTE, get(stats::stats))
             .route(OPENAPI_ROUTE, get(openapi::document))
             .route(LIVE_TRACES_ROUTE, get(live::traces))
+            .route(ALERTS_ROUTE, get(alerts::list))
+            .route(LIVE_ALERTS_ROUTE, get(alerts::live))
             .route(PROJECT_KEYS_ROUTE, post(keys::create))
             .route(KEYS_ROUTE, get(keys::list))
             .route(KEY_ROUTE, delete(keys::revoke))

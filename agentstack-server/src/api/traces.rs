@@ -4,7 +4,11 @@
 
 use std::collections::HashMap;
 
-use agentstack_exporter_sqlite::store::{TraceCursor, TraceFilter, TraceQuery};
+use agentstack_exporter_sqlite::store::{
+    AlertQuery, AlertSeverity, TraceAlerts, TraceCursor, TraceFilter, TraceQuery,
+};
+
+use crate::alerts::webhooks::alert_json;
 use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, TraceSummary};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -21,6 +25,8 @@ use super::{ApiError, ApiState, Project, json_response};
 pub const DEFAULT_LIMIT: u64 = 50;
 /// The largest `limit`.
 pub const MAX_LIMIT: u64 = 1000;
+/// The most alerts a trace's answer carries (the rest: GET /api/v1/alerts?trace_id=…).
+const MAX_TRACE_ALERTS: usize = 1000;
 
 const LIST_PARAMETERS: &[&str] = &[
     "since",
@@ -34,6 +40,7 @@ const LIST_PARAMETERS: &[&str] = &[
     "user",
     "min_duration_ms",
     "q",
+    "has_alerts",
     "limit",
     "cursor",
 ];
@@ -46,11 +53,48 @@ pub(super) struct TraceItem {
     start_time: String,
     duration_ms: f64,
     status: &'static str,
+    /// How many security or budget alerts name the trace.
+    alert_count: i64,
+    /// The highest severity among them.
+    max_severity: Option<AlertSeverity>,
+}
+
+impl TraceItem {
+    /// Adds the trace's alert count and highest severity, if `alerts` has it.
+    pub(super) fn with_alerts(mut self, alerts: &HashMap<String, TraceAlerts>) -> TraceItem {
+        if let Some(found) = alerts.get(&self.summary.trace_id) {
+            self.alert_count = found.count;
+            self.max_severity = Some(found.max_severity);
+        }
+        self
+    }
+}
+
+/// The alert counts of `items`' traces, read from the store.
+pub(super) async fn with_alerts(
+    state: &ApiState,
+    project: &str,
+    items: Vec<TraceItem>,
+) -> Result<Vec<TraceItem>, ApiError> {
+    if items.is_empty() {
+        return Ok(items);
+    }
+    let ids: Vec<String> = items.iter().map(|t| t.summary.trace_id.clone()).collect();
+    let project = project.to_string();
+    let alerts = state
+        .read(move |store| {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            store.trace_alerts(&project, &ids)
+        })
+        .await?;
+    Ok(items.into_iter().map(|t| t.with_alerts(&alerts)).collect())
 }
 
 impl From<TraceSummary> for TraceItem {
     fn from(summary: TraceSummary) -> TraceItem {
         TraceItem {
+            alert_count: 0,
+            max_severity: None,
             start_time: format_time(summary.start_unix_nanos),
             duration_ms: millis(summary.duration_nanos()),
             status: if summary.has_error() { "error" } else { "ok" },
@@ -66,10 +110,11 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = QueryParams::parse(raw.as_deref(), LIST_PARAMETERS)?;
-    let query = trace_query(&params, project)?;
+    let query = trace_query(&params, project.clone())?;
     let page = state.read(move |store| store.trace_page(&query)).await?;
     let next_cursor = page.next.as_ref().map(encode_cursor);
     let traces: Vec<TraceItem> = page.traces.into_iter().map(TraceItem::from).collect();
+    let traces = with_alerts(&state, &project, traces).await?;
     Ok(json_response(
         StatusCode::OK,
         &serde_json::json!({ "traces": traces, "next_cursor": next_cursor }),
@@ -119,6 +164,17 @@ pub(super) fn trace_query(params: &QueryParams, project: String) -> Result<Trace
         user_id: params.string("user"),
         min_duration_nanos,
         text: params.string("q"),
+        has_alerts: match params.text("has_alerts") {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                return Err(ApiError::bad_parameter(
+                    "has_alerts",
+                    format!("has_alerts={other:?} is not a boolean; give true or false"),
+                ));
+            }
+        },
         before,
     })
 }
@@ -302,8 +358,9 @@ pub async fn detail(
         )
     })?;
     let id = trace_id.clone();
+    let in_project = project.clone();
     let spans = state
-        .read(move |store| store.trace_in_project(Some(&project), &id))
+        .read(move |store| store.trace_in_project(Some(&in_project), &id))
         .await?;
     if spans.is_empty() {
         return Err(ApiError::not_found(format!(
@@ -325,6 +382,15 @@ pub async fn detail(
         .map(|(span, depth, children)| SpanItem::new(span, depth, children))
         .collect();
     let root_name = items.first().map(|s| s.name.clone());
+    let alerts = {
+        let query = AlertQuery {
+            project: Some(project.clone()),
+            trace_id: Some(full_id.clone()),
+            limit: MAX_TRACE_ALERTS,
+            ..AlertQuery::default()
+        };
+        state.read(move |store| store.alert_page(&query)).await?
+    };
     Ok(json_response(
         StatusCode::OK,
         &serde_json::json!({
@@ -341,6 +407,7 @@ pub async fn detail(
                 "error_count": error_count,
             },
             "spans": items,
+            "alerts": alerts.alerts.iter().map(alert_json).collect::<Vec<_>>(),
         }),
     ))
 }

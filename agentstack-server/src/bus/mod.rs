@@ -13,6 +13,8 @@ pub use in_process::InProcessBus;
 
 /// The consumer group of the writer worker (spans → store).
 pub const WRITER_GROUP: &str = "writer";
+/// The consumer group of the security worker (spans → alerts).
+pub const SECURITY_GROUP: &str = "security";
 
 /// The spans of one accepted OTLP request, normalized, all of one project.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -1,4 +1,5 @@
-//! Workers: each consumes the bus as its own consumer group and does one job. Today the
-//! [`writer`] (spans → store); security and cost workers join later.
+//! Workers: each consumes the bus as its own consumer group and does one job: the [`writer`]
+//! (spans → store) and the [`security`] scanner (spans → alerts).
 
+pub mod security;
 pub mod writer;
