@@ -156,6 +156,10 @@ fn a_langgraph_agent_instrumented_by_openinference() {
     for model in &models {
         assert_eq!(model["kind"], "llm");
         assert_eq!(model["model"], "fake-gpt-4o");
+        assert_eq!(
+            model["provider"], "toolcallingfakemodel",
+            "LangChain's ls_provider"
+        );
         assert!(
             agents
                 .iter()
@@ -258,6 +262,10 @@ fn a_langgraph_agent_instrumented_by_openllmetry() {
     for chat in &chats {
         assert_eq!(chat["kind"], "llm");
         assert_eq!(chat["model"], "fake-gpt-4o");
+        assert_eq!(
+            chat["provider"], "toolcallingfakemodel",
+            "LangChain's ls_provider, not OpenLLMetry's fallback \"langchain\""
+        );
         assert!(
             agent_nodes
                 .iter()
