@@ -12,5 +12,6 @@ pub mod collector;
 pub mod config;
 pub mod live;
 pub mod normalize;
+pub mod security_cli;
 pub mod serve;
 pub mod workers;

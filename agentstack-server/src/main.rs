@@ -53,6 +53,8 @@ enum Command {
     Serve(agentstack_server::serve::ServeArgs),
     /// Manage the server's API keys (one project each): create, list, revoke
     Keys(agentstack_server::auth::cli::KeysArgs),
+    /// The security detectors: measure them on a labelled set (`security eval FILE`)
+    Security(agentstack_server::security_cli::SecurityArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,6 +111,9 @@ fn main() -> ExitCode {
         Command::Tail(args) => viewer::tail(args, &mut term),
         Command::Serve(args) => serve(args),
         Command::Keys(args) => agentstack_server::auth::cli::run(args, &mut io::stdout().lock()),
+        Command::Security(args) => {
+            agentstack_server::security_cli::run(args, &mut io::stdout().lock())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
