@@ -22,6 +22,21 @@ fn run_python(server: &Server, script: &str) {
 
 /// Like [`run_python`], with `OTEL_EXPORTER_OTLP_HEADERS` (`authorization=Bearer …`) when given.
 fn run_python_with_headers(server: &Server, script: &str, headers: Option<&str>) {
+    run_python_as(server, script, headers, Protocol::HttpProtobuf);
+}
+
+/// How the Python exporter sends: `OTEL_EXPORTER_OTLP_PROTOCOL`.
+#[derive(Clone, Copy, PartialEq)]
+enum Protocol {
+    HttpProtobuf,
+    Grpc,
+}
+
+fn run_python_as(server: &Server, script: &str, headers: Option<&str>, protocol: Protocol) {
+    let (endpoint, protocol) = match protocol {
+        Protocol::HttpProtobuf => (&server.base, "http/protobuf"),
+        Protocol::Grpc => (&server.grpc, "grpc"),
+    };
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/python")
         .join(script);
@@ -32,8 +47,8 @@ fn run_python_with_headers(server: &Server, script: &str, headers: Option<&str>)
     let started = std::time::Instant::now();
     let output = command
         .arg(&path)
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &server.base)
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
         .env("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
         .env("OTEL_SERVICE_NAME", script.trim_end_matches(".py"))
         .env("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
@@ -81,10 +96,22 @@ fn attribute<'a>(span: &'a Value, key: &str) -> &'a str {
 fn the_python_otel_sdk_exporter_with_genai_attributes() {
     let server = Server::start(&[]);
     run_python(&server, "otel_sdk_genai.py");
+    check_genai_run(&server);
+}
+
+#[test]
+fn the_python_otel_sdk_grpc_exporter() {
+    let server = Server::start(&[]);
+    run_python_as(&server, "otel_sdk_genai.py", None, Protocol::Grpc);
+    check_genai_run(&server);
+}
+
+/// The trace of otel_sdk_genai.py, through the API.
+fn check_genai_run(server: &Server) {
     server.store_with(3);
-    let traces = listed_traces(&server);
+    let traces = listed_traces(server);
     assert_eq!(traces.len(), 1, "{traces:#?}");
-    let spans = api_spans(&server, traces[0]["trace_id"].as_str().unwrap());
+    let spans = api_spans(server, traces[0]["trace_id"].as_str().unwrap());
     assert_eq!(spans.len(), 3);
 
     let agent = api_named(&spans, "invoke_agent planner")[0];
