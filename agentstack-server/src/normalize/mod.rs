@@ -125,8 +125,9 @@ impl Normalized {
     }
 }
 
-/// One span in the server's model, ready for the bus and the store.
-#[derive(Debug, Clone, PartialEq)]
+/// One span in the server's model, ready for the bus and the store (and, serialized with
+/// MessagePack, for the Redis bus).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NormalizedSpan {
     /// The project the request's API key belongs to; with the trace and span ids, the span's
     /// identity.
@@ -146,7 +147,7 @@ pub struct NormalizedSpan {
 }
 
 /// A link from a span to another span, of this trace or another.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SpanLink {
     /// The linked span's trace: 32 lowercase hex characters.
     pub trace_id: String,
