@@ -129,7 +129,7 @@ impl SpanScanner {
                 evidence,
             });
         }
-        findings.sort_by(|a, b| b.score.cmp(&a.score));
+        findings.sort_by_key(|x| std::cmp::Reverse(x.score));
         findings
     }
 
@@ -146,7 +146,7 @@ impl SpanScanner {
         if score == 0 {
             return;
         }
-        evidence.sort_by(|a, b| b.score.cmp(&a.score));
+        evidence.sort_by_key(|x| std::cmp::Reverse(x.score));
         findings.push(Finding {
             detector,
             score,
@@ -301,7 +301,7 @@ impl SecurityEngine {
                 time_unix_nanos: now,
             });
         }
-        alerts.sort_by(|a, b| b.score.cmp(&a.score));
+        alerts.sort_by_key(|x| std::cmp::Reverse(x.score));
         alerts
     }
 }

@@ -203,7 +203,7 @@ pub(crate) fn decode_runs(text: &str, min_len: usize, out: &mut Vec<Decoded>) {
             i = end;
             continue;
         }
-        let decoded = if all_hex && run.len() % 2 == 0 {
+        let decoded = if all_hex && run.len().is_multiple_of(2) {
             decode_hex(run)
                 .and_then(|b| readable(&b))
                 .map(|t| (Encoding::Hex, t))
