@@ -95,3 +95,24 @@ fn shipped_labelled_set_stays_above_its_floor() {
         );
     }
 }
+
+/// The PII fast path (skipping texts without a PII shape) must not lose a single match: the
+/// scanner with the gate and one without it agree on every labelled row.
+#[test]
+fn pii_fast_path_agrees_with_the_full_scan() {
+    use agentstack_security::{RuleSet, ScanSpan, SecurityConfig, SpanScanner};
+    let gated = SpanScanner::with_builtin_pii(SecurityConfig::default(), RuleSet::empty());
+    let full = SpanScanner::new(
+        SecurityConfig::default(),
+        RuleSet::empty(),
+        agentstack_pii::PiiScanner::builtin(),
+    );
+    let rows =
+        read_rows(&Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/labelled.jsonl")).unwrap();
+    for row in &rows {
+        let mut span = ScanSpan::new("p", "t", "s");
+        span.input = Some(&row.text);
+        span.output = Some(&row.text);
+        assert_eq!(gated.scan(&span), full.scan(&span), "line {}", row.line);
+    }
+}
