@@ -83,10 +83,7 @@ impl SpanScanner {
     /// every rule that loaded, plus one error per rule that did not.
     pub fn from_config(config: SecurityConfig) -> (Self, Vec<RuleError>) {
         let (rules, errors) = load_rules(&config);
-        (
-            SpanScanner::new(config, rules, PiiScanner::builtin()),
-            errors,
-        )
+        (SpanScanner::with_builtin_pii(config, rules), errors)
     }
 
     /// The rules in use.
@@ -113,8 +110,14 @@ impl SpanScanner {
             SpanKind::Tool | SpanKind::Retriever | SpanKind::Embedding => Channel::Trusted,
         };
         let min_len = self.config.injection.min_encoded_len;
-        let input_profile = span.input.map(|t| self.prefilter.profile(t, min_len));
-        let output_profile = span.output.map(|t| self.prefilter.profile(t, min_len));
+        let output_is_data = matches!(kind, SpanKind::Tool | SpanKind::Retriever);
+        let input_profile = span.input.map(|t| {
+            self.prefilter
+                .profile_for(t, min_len, input_channel != Channel::Trusted)
+        });
+        let output_profile = span
+            .output
+            .map(|t| self.prefilter.profile_for(t, min_len, output_is_data));
         if let (Some(input), Some(profile)) = (span.input, &input_profile) {
             self.injection
                 .scan(input, profile, input_channel, Location::Input, &mut inj);

@@ -43,6 +43,8 @@ const SECRET: u32 = u32::MAX;
 #[derive(Debug, Clone)]
 pub(crate) struct Prefilter {
     ac: AhoCorasick,
+    /// The secret prefixes alone, for texts no rule applies to (small: stays in L1 cache).
+    secrets_ac: AhoCorasick,
     /// Pattern i → rule index, or [`SECRET`].
     pattern_rule: Vec<u32>,
     /// Rules without keywords: candidates for every text.
@@ -84,6 +86,7 @@ impl Prefilter {
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
             .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(&patterns)
             .or_else(|_| {
                 AhoCorasickBuilder::new()
@@ -92,8 +95,14 @@ impl Prefilter {
                     .build(&patterns)
             })
             .expect("keyword literals always build an automaton");
+        let secrets_ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(SECRET_MARKERS)
+            .expect("a few literals always build");
         Prefilter {
             ac,
+            secrets_ac,
             pattern_rule,
             always,
         }
@@ -101,7 +110,21 @@ impl Prefilter {
 
     /// Both passes over `text`.
     pub fn profile(&self, text: &str, min_encoded_len: usize) -> Profile {
+        self.profile_for(text, min_encoded_len, true)
+    }
+
+    /// Both passes over `text`; with `rules` false only the PII markers are looked for (the
+    /// text is not scanned for injection, e.g. a model's output), with the small automaton.
+    pub fn profile_for(&self, text: &str, min_encoded_len: usize, rules: bool) -> Profile {
         let bytes = byte_profile(text, min_encoded_len);
+        if !rules {
+            let pii = bytes.pii_shape || self.secrets_ac.is_match(text);
+            return Profile {
+                candidates: Vec::new(),
+                pii,
+                bytes,
+            };
+        }
         let mut candidates = self.always.clone();
         let mut secret = false;
         for m in self.ac.find_overlapping_iter(text) {
@@ -174,5 +197,33 @@ mod tests {
                 .candidates
                 .is_empty()
         );
+    }
+}
+#[cfg(test)]
+mod benign_traffic_tests {
+    #[test]
+    fn benchmark_benign_texts_find_no_candidate_and_no_pii() {
+        let unit = "SELECT id, status, shipped_at FROM orders WHERE id = 48213; -- status=delayed, carrier=DHL, eta=2 days. fn main() { println!(\"{}\", total); } ";
+        let mut o = unit.repeat(16);
+        o.truncate(1980);
+        let out = serde_json::json!({"result": o}).to_string();
+        let p = super::Prefilter::new(&crate::rules::RuleSet::builtin()).profile(&out, 24);
+        let mut body = "Hi, my order #48213 arrived late and the box was damaged. Can you check the shipping status and tell me whether a refund is possible? Thanks a lot. ".repeat(14);
+        body.truncate(1900);
+        let inp = serde_json::json!({"messages":[{"role":"system","content":"You are a support agent."},{"role":"user","content": body}]}).to_string();
+        let q = super::Prefilter::new(&crate::rules::RuleSet::builtin()).profile(&inp, 24);
+        let rs = crate::rules::RuleSet::builtin();
+        let names = |c: &[usize]| {
+            c.iter()
+                .map(|&i| rs.rules()[i].id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            p.candidates.is_empty() && q.candidates.is_empty(),
+            "{:?} {:?}",
+            names(&p.candidates),
+            names(&q.candidates)
+        );
+        assert!(!p.pii && !q.pii, "{:?} {:?}", p.bytes, q.bytes);
     }
 }

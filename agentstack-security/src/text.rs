@@ -151,10 +151,7 @@ fn readable(bytes: &[u8]) -> Option<String> {
 
 // Byte classes of the single pass over a text.
 const B64: u8 = 1;
-const DIGIT: u8 = 2;
-const UPPER: u8 = 4;
 const JOINER: u8 = 8;
-const SPECIAL: u8 = 16;
 
 const fn byte_classes() -> [u8; 256] {
     let mut t = [0u8; 256];
@@ -165,17 +162,8 @@ const fn byte_classes() -> [u8; 256] {
         if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'-' || c == b'_' {
             class |= B64;
         }
-        if c.is_ascii_digit() {
-            class |= DIGIT;
-        }
-        if c.is_ascii_uppercase() {
-            class |= UPPER;
-        }
         if matches!(c, b' ' | b'-' | b'.' | b'(' | b')') {
             class |= JOINER;
-        }
-        if matches!(c, b'@' | b'+' | b'\\' | b'%') || c >= 0x80 {
-            class |= SPECIAL;
         }
         t[b] = class;
         b += 1;
@@ -204,56 +192,96 @@ pub(crate) struct ByteProfile {
     pub runs: Vec<(usize, usize)>,
 }
 
-/// The single byte pass: PII shapes, non-ASCII, escapes, encoded runs and the byte histogram.
+/// At most this many bytes are counted for the entropy (evenly spaced): plenty for an estimate.
+const ENTROPY_SAMPLES: usize = 512;
+
+/// The byte pass: PII shapes, non-ASCII, escapes, encoded runs and the byte entropy. The rare
+/// bytes (`@ % \\ +`) are found with SIMD (`memchr`), ASCII with `is_ascii`, and one tight loop
+/// over the byte classes finds encoded runs and digit runs.
 pub(crate) fn byte_profile(text: &str, min_len: usize) -> ByteProfile {
     let bytes = text.as_bytes();
-    let mut p = ByteProfile::default();
-    let mut hist = [0u32; 256];
-    let (mut run_start, mut run_len) = (0usize, 0usize);
-    let (mut digits, mut joiners) = (0u32, 0u32);
-    let (mut prev1, mut prev2, mut prev3) = (0u8, 0u8, 0u8);
-    for (i, &b) in bytes.iter().enumerate() {
-        hist[b as usize] += 1;
-        let class = CLASSES[b as usize];
-        if class & B64 != 0 {
-            if run_len == 0 {
-                run_start = i;
-            }
-            run_len += 1;
-        } else {
-            if run_len >= min_len {
-                p.runs.push((run_start, i));
-            }
-            run_len = 0;
+    let mut p = ByteProfile {
+        non_ascii: !text.is_ascii(),
+        ..ByteProfile::default()
+    };
+    for i in memchr::memchr3_iter(b'@', b'%', b'\\', bytes) {
+        match bytes[i] {
+            b'@' => p.pii_shape = true,
+            b'%' => p.percent = true,
+            _ => p.unicode_escape |= bytes.get(i + 1) == Some(&b'u'),
         }
-        if class & DIGIT != 0 {
-            digits += 1;
-            joiners = 0;
-            if digits >= 9 || (prev1 & DIGIT != 0 && prev2 & UPPER != 0 && prev3 & UPPER != 0) {
-                p.pii_shape = true;
-            }
-        } else if class & JOINER != 0 && digits > 0 && joiners < 2 {
-            joiners += 1;
-        } else {
-            digits = 0;
-            joiners = 0;
+        if p.pii_shape && p.percent && p.unicode_escape {
+            break;
         }
-        if class & SPECIAL != 0 {
-            match b {
-                b'@' => p.pii_shape = true,
-                b'+' => p.pii_shape |= bytes.get(i + 1).is_some_and(u8::is_ascii_digit),
-                b'\\' => p.unicode_escape |= bytes.get(i + 1) == Some(&b'u'),
-                b'%' => p.percent = true,
-                _ => p.non_ascii = true,
-            }
-        }
-        (prev3, prev2, prev1) = (prev2, prev1, class);
     }
-    if run_len >= min_len {
-        p.runs.push((run_start, bytes.len()));
+    if !p.pii_shape {
+        p.pii_shape = memchr::memchr_iter(b'+', bytes)
+            .any(|i| bytes.get(i + 1).is_some_and(u8::is_ascii_digit));
+    }
+    // Encoded runs, branch-free (words and spaces alternate too fast for a branch predictor);
+    // the branch inside is taken only where a long run ends.
+    let mut run = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        let mask = 0usize.wrapping_sub((CLASSES[b as usize] & B64) as usize);
+        if mask == 0 && run >= min_len {
+            p.runs.push((i - run, i));
+        }
+        run = (run + 1) & mask;
+    }
+    if run >= min_len {
+        p.runs.push((bytes.len() - run, bytes.len()));
+    }
+    // Digit runs: 32-byte chunks without a digit (checked with SIMD) are skipped; such a chunk
+    // always ends a digit run, since it holds more than two non-digits.
+    if !p.pii_shape {
+        let (mut digits, mut joiners) = (0u32, 0u32);
+        'chunks: for (c, chunk) in bytes.chunks(32).enumerate() {
+            if !chunk.iter().fold(false, |any, b| any | b.is_ascii_digit()) {
+                digits = 0;
+                joiners = 0;
+                continue;
+            }
+            for (j, &b) in chunk.iter().enumerate() {
+                let i = c * 32 + j;
+                if b.is_ascii_digit() {
+                    digits += 1;
+                    joiners = 0;
+                    // 9+ joined digits, or an IBAN start: two capitals, two digits.
+                    if digits >= 9
+                        || (digits == 2
+                            && i >= 3
+                            && bytes[i - 1].is_ascii_digit()
+                            && bytes[i - 2].is_ascii_uppercase()
+                            && bytes[i - 3].is_ascii_uppercase())
+                    {
+                        p.pii_shape = true;
+                        break 'chunks;
+                    }
+                } else if digits > 0 {
+                    if CLASSES[b as usize] & JOINER != 0 && joiners < 2 {
+                        joiners += 1;
+                    } else {
+                        digits = 0;
+                        joiners = 0;
+                    }
+                }
+            }
+        }
     }
     if bytes.len() >= 512 {
-        let n = bytes.len() as f32;
+        let step = (bytes.len() / ENTROPY_SAMPLES).max(1);
+        // Four histograms, so that repeated bytes do not wait on each other's increments.
+        let mut hists = [[0u32; 256]; 4];
+        let mut n = 0u32;
+        for (k, &b) in bytes.iter().step_by(step).enumerate() {
+            hists[k & 3][b as usize] += 1;
+            n += 1;
+        }
+        let mut hist = [0u32; 256];
+        for (slot, total) in hist.iter_mut().enumerate() {
+            *total = hists[0][slot] + hists[1][slot] + hists[2][slot] + hists[3][slot];
+        }
+        let n = n as f32;
         p.entropy = hist
             .iter()
             .filter(|&&c| c > 0)
