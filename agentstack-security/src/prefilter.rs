@@ -95,10 +95,10 @@ impl Prefilter {
                     .build(&patterns)
             })
             .expect("keyword literals always build an automaton");
+        // Case-sensitive like the detectors (all but `bearer`, checked on its own), so the SIMD
+        // literal search of aho-corasick applies.
         let secrets_ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(SECRET_MARKERS)
+            .build(SECRET_MARKERS.iter().filter(|m| **m != "bearer"))
             .expect("a few literals always build");
         Prefilter {
             ac,
@@ -118,7 +118,7 @@ impl Prefilter {
     pub fn profile_for(&self, text: &str, min_encoded_len: usize, rules: bool) -> Profile {
         let bytes = byte_profile(text, min_encoded_len);
         if !rules {
-            let pii = bytes.pii_shape || self.secrets_ac.is_match(text);
+            let pii = bytes.pii_shape || self.secrets_ac.is_match(text) || has_bearer(text);
             return Profile {
                 candidates: Vec::new(),
                 pii,
@@ -143,12 +143,27 @@ impl Prefilter {
     }
 }
 
+/// Whether `bearer` occurs in any letter case (the one case-insensitive secret marker).
+fn has_bearer(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    memchr::memchr2_iter(b'b', b'B', bytes).any(|i| {
+        bytes
+            .get(i..i + 6)
+            .is_some_and(|w| w.eq_ignore_ascii_case(b"bearer"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn pii(text: &str) -> bool {
-        Prefilter::new(&RuleSet::empty()).profile(text, 24).pii
+        let with_rules = Prefilter::new(&RuleSet::empty()).profile(text, 24).pii;
+        let without = Prefilter::new(&RuleSet::empty())
+            .profile_for(text, 24, false)
+            .pii;
+        assert_eq!(with_rules, without, "{text}");
+        with_rules
     }
 
     #[test]
