@@ -44,6 +44,7 @@ pub async fn run(
                 stats.scanned += spans as u64;
                 stats.raised += alerts.len() as u64;
                 sink.raise(alerts);
+                subscription.ack().await;
             }
             Err(error) => {
                 // A panic in a detector is a bug; the engine is lost with it, so stop scanning
