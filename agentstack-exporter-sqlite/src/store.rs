@@ -273,6 +273,10 @@ const TRACE_HAS_SPANS: &str = "SELECT
           WHERE trace_id = ?1 AND (?2 IS NULL OR project = ?2)
             AND (instr(lower(input), lower(?7)) > 0 OR instr(lower(output), lower(?7)) > 0)))";
 
+/// Whether the trace ?1 has an alert in project ?2 (NULL: in any project).
+const TRACE_HAS_ALERTS: &str = "SELECT EXISTS (SELECT 1 FROM security_alerts
+    WHERE trace_id = ?1 AND (?2 IS NULL OR project = ?2))";
+
 /// Whether the trace ?1 (of project ?2, NULL: all) has a span of the session ?3.
 const TRACE_HAS_SESSION: &str = "SELECT EXISTS (SELECT 1 FROM spans
     WHERE trace_id = ?1 AND (?2 IS NULL OR project = ?2) AND session_id = ?3)";
@@ -773,6 +777,9 @@ pub struct TraceQuery {
     /// Only traces with a span whose captured input or output contains this text
     /// (case-insensitively for ASCII letters).
     pub text: Option<String>,
+    /// `Some(true)`: only traces with a security or budget alert; `Some(false)`: only traces
+    /// without.
+    pub has_alerts: Option<bool>,
     /// Only traces after this one in the newest-first order: the previous page's
     /// [`TracePage::next`].
     pub before: Option<TraceCursor>,
@@ -1148,6 +1155,7 @@ impl SqliteSpanStore {
             };
             let mut summarize = tx.prepare_cached(SUMMARY_OF_TRACE)?;
             let mut has_spans = tx.prepare_cached(TRACE_HAS_SPANS)?;
+            let mut has_alerts = tx.prepare_cached(TRACE_HAS_ALERTS)?;
             let mut seen = HashSet::new();
             // Kept sorted newest first, at most `limit` long.
             let mut kept: Vec<TraceSummary> = Vec::with_capacity(limit.min(64));
@@ -1200,6 +1208,15 @@ impl SqliteSpanStore {
                 {
                     continue;
                 }
+                if let Some(wanted) = query.has_alerts {
+                    let has: bool = has_alerts
+                        .query_row(rusqlite::params![&summary.trace_id, project], |row| {
+                            row.get(0)
+                        })?;
+                    if has != wanted {
+                        continue;
+                    }
+                }
                 fn key(t: &TraceSummary) -> (i64, &str) {
                     (t.start_unix_nanos, &t.trace_id)
                 }
@@ -1229,6 +1246,7 @@ impl SqliteSpanStore {
             let mut summarize = tx.prepare_cached(SUMMARY_OF_TRACE)?;
             let mut has_spans = tx.prepare_cached(TRACE_HAS_SPANS)?;
             let mut in_session = tx.prepare_cached(TRACE_HAS_SESSION)?;
+            let mut has_alerts = tx.prepare_cached(TRACE_HAS_ALERTS)?;
             let mut matching = Vec::new();
             for trace_id in trace_ids {
                 let Some(summary) = summarize
@@ -1274,6 +1292,13 @@ impl SqliteSpanStore {
                     && !costs::trace_costs_at_least(&tx, project, trace_id, min)?
                 {
                     continue;
+                }
+                if let Some(wanted) = query.has_alerts {
+                    let has: bool = has_alerts
+                        .query_row(rusqlite::params![trace_id, project], |row| row.get(0))?;
+                    if has != wanted {
+                        continue;
+                    }
                 }
                 matching.push(summary);
             }

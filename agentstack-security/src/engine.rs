@@ -13,6 +13,7 @@ use crate::error::RuleError;
 use crate::finding::{Detector, Evidence, Finding, Location};
 use crate::injection::{InjectionEvidence, InjectionScanner};
 use crate::pii;
+use crate::prefilter::{Prefilter, Profile};
 use crate::rules::{RuleSet, RuleSetBuilder};
 use crate::span::{ScanSpan, SpanKind};
 use crate::text::Channel;
@@ -23,6 +24,10 @@ use crate::text::Channel;
 pub struct SpanScanner {
     injection: InjectionScanner,
     pii: PiiScanner,
+    /// Whether `pii` is the built-in scanner, so texts the prefilter finds no PII shape in may
+    /// skip it.
+    pii_gate: bool,
+    prefilter: Prefilter,
     config: Arc<SecurityConfig>,
 }
 
@@ -36,26 +41,49 @@ const DATA_ATTRIBUTE_MARKERS: [&str; 4] = [
 ];
 
 impl SpanScanner {
-    /// A scanner with the given rules and PII scanner.
+    /// A scanner with the given rules and PII scanner (e.g. one with custom patterns); every
+    /// text runs through `pii`.
     pub fn new(config: SecurityConfig, rules: RuleSet, pii: PiiScanner) -> Self {
+        Self::build(config, rules, pii, false)
+    }
+
+    /// A scanner with the given rules and the built-in PII detectors; texts without anything
+    /// shaped like PII (no `@`, no long digit run, no key prefix) skip the PII regexes.
+    pub fn with_builtin_pii(config: SecurityConfig, rules: RuleSet) -> Self {
+        Self::build(config, rules, PiiScanner::builtin(), true)
+    }
+
+    fn build(config: SecurityConfig, rules: RuleSet, pii: PiiScanner, pii_gate: bool) -> Self {
         SpanScanner {
+            prefilter: Prefilter::new(&rules),
             injection: InjectionScanner {
                 rules,
                 config: config.injection.clone(),
             },
             pii,
+            pii_gate,
             config: Arc::new(config),
         }
+    }
+
+    fn find_pii(
+        &self,
+        text: &str,
+        profile: &Profile,
+        location: Location,
+        leak: bool,
+    ) -> Option<(u8, Vec<Evidence>)> {
+        if self.pii_gate && !profile.pii {
+            return None;
+        }
+        pii::scan(&self.pii, &self.config.pii, text, location, leak)
     }
 
     /// Loads the rules the config names (built-in and `rules_dir`) and returns the scanner with
     /// every rule that loaded, plus one error per rule that did not.
     pub fn from_config(config: SecurityConfig) -> (Self, Vec<RuleError>) {
         let (rules, errors) = load_rules(&config);
-        (
-            SpanScanner::new(config, rules, PiiScanner::builtin()),
-            errors,
-        )
+        (SpanScanner::with_builtin_pii(config, rules), errors)
     }
 
     /// The rules in use.
@@ -81,13 +109,24 @@ impl SpanScanner {
             // Tool arguments are written by the model, embeddings and retrieval queries by the code.
             SpanKind::Tool | SpanKind::Retriever | SpanKind::Embedding => Channel::Trusted,
         };
-        if let Some(input) = span.input {
+        let min_len = self.config.injection.min_encoded_len;
+        let output_is_data = matches!(kind, SpanKind::Tool | SpanKind::Retriever);
+        let input_profile = span.input.map(|t| {
+            self.prefilter
+                .profile_for(t, min_len, input_channel != Channel::Trusted)
+        });
+        let output_profile = span
+            .output
+            .map(|t| self.prefilter.profile_for(t, min_len, output_is_data));
+        if let (Some(input), Some(profile)) = (span.input, &input_profile) {
             self.injection
-                .scan(input, input_channel, Location::Input, &mut inj);
+                .scan(input, profile, input_channel, Location::Input, &mut inj);
         }
-        if let (Some(output), SpanKind::Tool | SpanKind::Retriever) = (span.output, kind) {
+        if let (Some(output), Some(profile), SpanKind::Tool | SpanKind::Retriever) =
+            (span.output, &output_profile, kind)
+        {
             self.injection
-                .scan(output, Channel::Data, Location::Output, &mut inj);
+                .scan(output, profile, Channel::Data, Location::Output, &mut inj);
         }
         self.scan_data_attributes(span.attributes, &mut inj);
 
@@ -96,9 +135,8 @@ impl SpanScanner {
         self.push_injection(Detector::IndirectInjection, inj.indirect, &mut findings);
 
         let pii_config = &self.config.pii;
-        if let Some(output) = span.output
-            && let Some((score, evidence)) =
-                pii::scan(&self.pii, pii_config, output, Location::Output, true)
+        if let (Some(output), Some(profile)) = (span.output, &output_profile)
+            && let Some((score, evidence)) = self.find_pii(output, profile, Location::Output, true)
         {
             findings.push(Finding {
                 detector: Detector::PiiLeak,
@@ -106,9 +144,8 @@ impl SpanScanner {
                 evidence,
             });
         }
-        if let Some(input) = span.input
-            && let Some((score, evidence)) =
-                pii::scan(&self.pii, pii_config, input, Location::Input, false)
+        if let (Some(input), Some(profile)) = (span.input, &input_profile)
+            && let Some((score, evidence)) = self.find_pii(input, profile, Location::Input, false)
         {
             findings.push(Finding {
                 detector: Detector::PiiExposure,
@@ -129,7 +166,7 @@ impl SpanScanner {
                 evidence,
             });
         }
-        findings.sort_by(|a, b| b.score.cmp(&a.score));
+        findings.sort_by_key(|x| std::cmp::Reverse(x.score));
         findings
     }
 
@@ -146,7 +183,7 @@ impl SpanScanner {
         if score == 0 {
             return;
         }
-        evidence.sort_by(|a, b| b.score.cmp(&a.score));
+        evidence.sort_by_key(|x| std::cmp::Reverse(x.score));
         findings.push(Finding {
             detector,
             score,
@@ -161,9 +198,6 @@ impl SpanScanner {
             || !DATA_ATTRIBUTE_MARKERS
                 .iter()
                 .any(|m| attributes.contains(m))
-            || !(self.injection.rules.may_match(attributes)
-                || !attributes.is_ascii()
-                || attributes.contains("\\u"))
         {
             return;
         }
@@ -176,14 +210,19 @@ impl SpanScanner {
             if !DATA_ATTRIBUTE_MARKERS.iter().any(|m| key.contains(m)) {
                 continue;
             }
-            if let Some(s) = value.as_str() {
-                self.injection
-                    .scan(s, Channel::Data, Location::Attributes, inj);
-            } else {
-                let s = value.to_string();
-                self.injection
-                    .scan(&s, Channel::Data, Location::Attributes, inj);
-            }
+            let owned;
+            let text = match value.as_str() {
+                Some(s) => s,
+                None => {
+                    owned = value.to_string();
+                    &owned
+                }
+            };
+            let profile = self
+                .prefilter
+                .profile(text, self.config.injection.min_encoded_len);
+            self.injection
+                .scan(text, &profile, Channel::Data, Location::Attributes, inj);
         }
     }
 }
@@ -301,7 +340,7 @@ impl SecurityEngine {
                 time_unix_nanos: now,
             });
         }
-        alerts.sort_by(|a, b| b.score.cmp(&a.score));
+        alerts.sort_by_key(|x| std::cmp::Reverse(x.score));
         alerts
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::config::InjectionConfig;
 use crate::finding::{Evidence, Location, clip};
+use crate::prefilter::Profile;
 use crate::rules::{RuleHit, RuleScope, RuleSet};
 use crate::text::{self, Channel, Decoded};
 
@@ -26,11 +27,12 @@ pub(crate) struct InjectionScanner {
 }
 
 impl InjectionScanner {
-    /// Scans `raw` (a span field) whose own channel is `channel` (Input or Data) and adds the
-    /// evidence to `out`.
+    /// Scans `raw` (a span field) whose own channel is `channel` (Input or Data), given the
+    /// prefilter's `profile` of it, and adds the evidence to `out`.
     pub fn scan(
         &self,
         raw: &str,
+        profile: &Profile,
         channel: Channel,
         location: Location,
         out: &mut InjectionEvidence,
@@ -42,16 +44,27 @@ impl InjectionScanner {
             Channel::Data => &mut out.indirect,
             _ => &mut out.direct,
         };
-        self.anomalies(raw, location, own_out);
-        self.encoded(raw, channel, location, own_out);
-        let candidate = self.rules.may_match(raw) || raw.contains("\\u") || !raw.is_ascii();
-        if !candidate {
+        self.anomalies(raw, profile, location, own_out);
+        self.encoded(raw, profile, channel, location, own_out);
+        let bytes = &profile.bytes;
+        if profile.candidates.is_empty() && !bytes.unicode_escape && !bytes.non_ascii {
             return;
         }
         let segments = text::segments(raw);
-        self.signatures_and_unicode(&segments.own, channel, location, own_out);
+        // The prefilter's candidates hold for the raw text; text taken out of JSON is new text.
+        let candidates = match &segments.own {
+            std::borrow::Cow::Borrowed(_) => Some(profile.candidates.as_slice()),
+            std::borrow::Cow::Owned(_) => None,
+        };
+        self.signatures_and_unicode(&segments.own, candidates, channel, location, own_out);
         if !segments.data.is_empty() {
-            self.signatures_and_unicode(&segments.data, Channel::Data, location, &mut out.indirect);
+            self.signatures_and_unicode(
+                &segments.data,
+                None,
+                Channel::Data,
+                location,
+                &mut out.indirect,
+            );
         }
     }
 
@@ -85,13 +98,19 @@ impl InjectionScanner {
     fn signatures_and_unicode(
         &self,
         text: &str,
+        candidates: Option<&[usize]>,
         channel: Channel,
         location: Location,
         out: &mut Vec<Evidence>,
     ) {
         let scope = Self::scope(channel);
         let mut hits = Vec::new();
-        self.rules.scan(text, scope, &mut hits);
+        match candidates {
+            Some(candidates) => self
+                .rules
+                .scan_candidates(text, scope, candidates, &mut hits),
+            None => self.rules.scan(text, scope, &mut hits),
+        }
         self.rule_evidence(text, &hits, "", 0, location, out);
         if text.is_ascii() {
             return;
@@ -167,9 +186,24 @@ impl InjectionScanner {
         }
     }
 
-    fn encoded(&self, raw: &str, channel: Channel, location: Location, out: &mut Vec<Evidence>) {
+    fn encoded(
+        &self,
+        raw: &str,
+        profile: &Profile,
+        channel: Channel,
+        location: Location,
+        out: &mut Vec<Evidence>,
+    ) {
+        if profile.bytes.runs.is_empty() && !profile.bytes.percent {
+            return;
+        }
         let mut decoded: Vec<Decoded> = Vec::new();
-        text::decode_runs(raw, self.config.min_encoded_len, &mut decoded);
+        text::decode_profiled(
+            raw,
+            &profile.bytes,
+            self.config.min_encoded_len,
+            &mut decoded,
+        );
         let scope = Self::scope(channel);
         for d in decoded {
             let mut hits = Vec::new();
@@ -192,7 +226,7 @@ impl InjectionScanner {
         }
     }
 
-    fn anomalies(&self, raw: &str, location: Location, out: &mut Vec<Evidence>) {
+    fn anomalies(&self, raw: &str, profile: &Profile, location: Location, out: &mut Vec<Evidence>) {
         if raw.len() > self.config.max_normal_len {
             out.push(Evidence {
                 signal: "length".into(),
@@ -205,8 +239,8 @@ impl InjectionScanner {
                 score: 15,
             });
         }
-        if raw.len() >= 512 {
-            let entropy = text::byte_entropy(raw);
+        {
+            let entropy = profile.bytes.entropy;
             if entropy > self.config.max_normal_entropy {
                 out.push(Evidence {
                     signal: "entropy".into(),

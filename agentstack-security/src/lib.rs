@@ -30,6 +30,7 @@ pub mod eval;
 mod finding;
 mod injection;
 mod pii;
+mod prefilter;
 mod rules;
 mod runaway;
 mod span;

@@ -51,7 +51,7 @@ pub(crate) fn scan(
             score,
         });
     }
-    evidence.sort_by(|a, b| b.score.cmp(&a.score));
+    evidence.sort_by_key(|x| std::cmp::Reverse(x.score));
     let mut score = evidence[0].score as u32;
     score += (evidence.len() as u32 - 1) * config.extra_kind_bonus as u32;
     if matches.len() >= config.bulk_count {

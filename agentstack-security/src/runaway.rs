@@ -285,7 +285,7 @@ impl RunawayTracker {
                 }
             }
             if !evidence.is_empty() {
-                evidence.sort_by(|a, b| b.score.cmp(&a.score));
+                evidence.sort_by_key(|x| std::cmp::Reverse(x.score));
                 findings.push(Finding {
                     detector: Detector::TokenExplosion,
                     score: evidence[0].score,

@@ -104,27 +104,6 @@ fn walk(value: &serde_json::Value, channel: Channel, own: &mut String, data: &mu
     }
 }
 
-/// Byte entropy of `text` in bits per byte (0 for an empty text).
-pub(crate) fn byte_entropy(text: &str) -> f32 {
-    let bytes = text.as_bytes();
-    if bytes.is_empty() {
-        return 0.0;
-    }
-    let mut counts = [0u32; 256];
-    for &b in bytes {
-        counts[b as usize] += 1;
-    }
-    let n = bytes.len() as f32;
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let p = c as f32 / n;
-            -p * p.log2()
-        })
-        .sum()
-}
-
 /// How a hidden text was encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Encoding {
@@ -154,10 +133,6 @@ pub(crate) struct Decoded {
     pub text: String,
 }
 
-fn is_b64(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_')
-}
-
 /// Whether decoded bytes are readable text: valid UTF-8, at least 85% printable and with spaces
 /// (instructions are sentences; random bytes and binary formats are not).
 fn readable(bytes: &[u8]) -> Option<String> {
@@ -174,36 +149,175 @@ fn readable(bytes: &[u8]) -> Option<String> {
     (printable * 100 >= total * 85 && spaces >= 1).then(|| text.to_string())
 }
 
-/// Every run of at least `min_len` base64, hex or URL-encoded characters in `text` that decodes to
-/// readable text. One pass over the bytes; a run is only decoded when it is long enough.
-pub(crate) fn decode_runs(text: &str, min_len: usize, out: &mut Vec<Decoded>) {
+// Byte classes of the single pass over a text.
+const B64: u8 = 1;
+const JOINER: u8 = 8;
+
+const fn byte_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if c.is_ascii_alphanumeric() || c == b'+' || c == b'/' || c == b'-' || c == b'_' {
+            class |= B64;
+        }
+        if matches!(c, b' ' | b'-' | b'.' | b'(' | b')') {
+            class |= JOINER;
+        }
+        t[b] = class;
+        b += 1;
+    }
+    t
+}
+
+static CLASSES: [u8; 256] = byte_classes();
+
+/// What one pass over the bytes of a text found: enough to decide which detectors need to look
+/// closer, and the byte entropy.
+#[derive(Debug, Default)]
+pub(crate) struct ByteProfile {
+    /// Something shaped like the built-in PII: `@`, `+<digit>`, 9+ digits joined only by
+    /// ` -.()` (cards, SSNs, phone numbers), or two capitals and two digits (an IBAN's start).
+    pub pii_shape: bool,
+    /// A byte outside ASCII.
+    pub non_ascii: bool,
+    /// A `\u` escape (JSON can spell any character that way).
+    pub unicode_escape: bool,
+    /// A `%` (URL-encoding).
+    pub percent: bool,
+    /// Byte entropy in bits per byte; 0 for texts shorter than 512 bytes.
+    pub entropy: f32,
+    /// Runs of base64 (and so hex) characters at least `min_len` long, `=` padding excluded.
+    pub runs: Vec<(usize, usize)>,
+}
+
+/// At most this many bytes are counted for the entropy (evenly spaced): plenty for an estimate.
+const ENTROPY_SAMPLES: usize = 512;
+
+/// The byte pass: PII shapes, non-ASCII, escapes, encoded runs and the byte entropy. The rare
+/// bytes (`@ % \\ +`) are found with SIMD (`memchr`), ASCII with `is_ascii`, and one tight loop
+/// over the byte classes finds encoded runs and digit runs.
+pub(crate) fn byte_profile(text: &str, min_len: usize) -> ByteProfile {
     let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if !is_b64(bytes[i]) {
-            if bytes[i] == b'%' {
-                i = url_run(text, i, min_len, out);
-            } else {
-                i += 1;
+    let mut p = ByteProfile {
+        non_ascii: !text.is_ascii(),
+        ..ByteProfile::default()
+    };
+    for i in memchr::memchr3_iter(b'@', b'%', b'\\', bytes) {
+        match bytes[i] {
+            b'@' => p.pii_shape = true,
+            b'%' => p.percent = true,
+            _ => p.unicode_escape |= bytes.get(i + 1) == Some(&b'u'),
+        }
+        if p.pii_shape && p.percent && p.unicode_escape {
+            break;
+        }
+    }
+    if !p.pii_shape {
+        p.pii_shape = memchr::memchr_iter(b'+', bytes)
+            .any(|i| bytes.get(i + 1).is_some_and(u8::is_ascii_digit));
+    }
+    // Encoded runs, branch-free (words and spaces alternate too fast for a branch predictor);
+    // the branch inside is taken only where a long run ends.
+    let mut run = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        let mask = 0usize.wrapping_sub((CLASSES[b as usize] & B64) as usize);
+        if mask == 0 && run >= min_len {
+            p.runs.push((i - run, i));
+        }
+        run = (run + 1) & mask;
+    }
+    if run >= min_len {
+        p.runs.push((bytes.len() - run, bytes.len()));
+    }
+    // Digit runs: 32-byte chunks without a digit (checked with SIMD) are skipped; such a chunk
+    // always ends a digit run, since it holds more than two non-digits.
+    if !p.pii_shape {
+        let (mut digits, mut joiners) = (0u32, 0u32);
+        'chunks: for (c, chunk) in bytes.chunks(32).enumerate() {
+            if !chunk.iter().fold(false, |any, b| any | b.is_ascii_digit()) {
+                digits = 0;
+                joiners = 0;
+                continue;
             }
-            continue;
+            for (j, &b) in chunk.iter().enumerate() {
+                let i = c * 32 + j;
+                if b.is_ascii_digit() {
+                    digits += 1;
+                    joiners = 0;
+                    // 9+ joined digits, or an IBAN start: two capitals, two digits.
+                    if digits >= 9
+                        || (digits == 2
+                            && i >= 3
+                            && bytes[i - 1].is_ascii_digit()
+                            && bytes[i - 2].is_ascii_uppercase()
+                            && bytes[i - 3].is_ascii_uppercase())
+                    {
+                        p.pii_shape = true;
+                        break 'chunks;
+                    }
+                } else if digits > 0 {
+                    if CLASSES[b as usize] & JOINER != 0 && joiners < 2 {
+                        joiners += 1;
+                    } else {
+                        digits = 0;
+                        joiners = 0;
+                    }
+                }
+            }
         }
-        let start = i;
-        let mut all_hex = true;
-        while i < bytes.len() && is_b64(bytes[i]) {
-            all_hex &= bytes[i].is_ascii_hexdigit();
-            i += 1;
+    }
+    if bytes.len() >= 512 {
+        let step = (bytes.len() / ENTROPY_SAMPLES).max(1);
+        // Four histograms, so that repeated bytes do not wait on each other's increments.
+        let mut hists = [[0u32; 256]; 4];
+        let mut n = 0u32;
+        for (k, &b) in bytes.iter().step_by(step).enumerate() {
+            hists[k & 3][b as usize] += 1;
+            n += 1;
         }
-        let mut end = i;
-        while end < bytes.len() && bytes[end] == b'=' && end - i < 2 {
-            end += 1;
+        let mut hist = [0u32; 256];
+        for (slot, total) in hist.iter_mut().enumerate() {
+            *total = hists[0][slot] + hists[1][slot] + hists[2][slot] + hists[3][slot];
         }
-        let run = &text[start..i];
-        if run.len() < min_len {
-            i = end;
-            continue;
+        let n = n as f32;
+        p.entropy = hist
+            .iter()
+            .filter(|&&c| c > 0)
+            .map(|&c| {
+                let q = c as f32 / n;
+                -q * q.log2()
+            })
+            .sum();
+    }
+    p
+}
+
+/// Every run of at least `min_len` base64, hex or URL-encoded characters in `text` that decodes to
+/// readable text.
+#[cfg(test)]
+pub(crate) fn decode_runs(text: &str, min_len: usize, out: &mut Vec<Decoded>) {
+    let profile = byte_profile(text, min_len);
+    decode_profiled(text, &profile, min_len, out);
+}
+
+/// Decodes the runs `profile` found in `text` (and URL-encoded runs when it saw a `%`).
+pub(crate) fn decode_profiled(
+    text: &str,
+    profile: &ByteProfile,
+    min_len: usize,
+    out: &mut Vec<Decoded>,
+) {
+    let bytes = text.as_bytes();
+    for &(start, end) in &profile.runs {
+        let run = &text[start..end];
+        let mut padded_end = end;
+        while padded_end < bytes.len() && bytes[padded_end] == b'=' && padded_end - end < 2 {
+            padded_end += 1;
         }
-        let decoded = if all_hex && run.len() % 2 == 0 {
+        let all_hex = run.bytes().all(|b| b.is_ascii_hexdigit());
+        let decoded = if all_hex && run.len().is_multiple_of(2) {
             decode_hex(run)
                 .and_then(|b| readable(&b))
                 .map(|t| (Encoding::Hex, t))
@@ -222,11 +336,16 @@ pub(crate) fn decode_runs(text: &str, min_len: usize, out: &mut Vec<Decoded>) {
             out.push(Decoded {
                 encoding,
                 start,
-                end,
+                end: padded_end,
                 text,
             });
         }
-        i = end;
+    }
+    if profile.percent {
+        let mut i = 0;
+        while let Some(offset) = text[i..].find('%') {
+            i = url_run(text, i + offset, min_len, out);
+        }
     }
 }
 
@@ -510,8 +629,20 @@ mod tests {
     }
 
     #[test]
-    fn entropy_of_uniform_and_constant_text() {
-        assert_eq!(byte_entropy("aaaa"), 0.0);
-        assert!((byte_entropy("abcd") - 2.0).abs() < 1e-6);
+    fn entropy_and_shapes_of_the_byte_pass() {
+        assert_eq!(byte_profile(&"a".repeat(600), 24).entropy, 0.0);
+        assert!((byte_profile(&"abcd".repeat(150), 24).entropy - 2.0).abs() < 1e-5);
+        assert_eq!(
+            byte_profile("abcd", 24).entropy,
+            0.0,
+            "short texts are not measured"
+        );
+        let p = byte_profile("call +44 20 or x\\u0041 100% caf\u{e9}", 24);
+        assert!(p.pii_shape && p.unicode_escape && p.percent && p.non_ascii);
+        let p = byte_profile("order 48213 v1.4.2 on 2026-12-01", 24);
+        assert!(!p.pii_shape && !p.unicode_escape && !p.percent && !p.non_ascii);
+        assert!(byte_profile("ssn 123-45-6789", 24).pii_shape);
+        assert!(byte_profile("(415) 555-0132", 24).pii_shape);
+        assert!(byte_profile("GB82WEST", 24).pii_shape);
     }
 }

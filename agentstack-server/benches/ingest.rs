@@ -9,7 +9,8 @@
 //!    p50/p99 of `GET /api/v1/traces` and `GET /api/v1/traces/{id}`.
 //!
 //! Client and server share this machine's 2 cores, so the numbers are a floor for the server.
-//! Scale with AGENTSTACK_BENCH_SCALE (default 1.0; e.g. 0.1 for a quick run).
+//! Scale with AGENTSTACK_BENCH_SCALE (default 1.0; e.g. 0.1 for a quick run); pass more flags to
+//! `serve` with AGENTSTACK_BENCH_SERVE_ARGS (e.g. `--no-security`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -56,6 +57,7 @@ fn start_serve(db: &Path) -> Serve {
             "--db",
         ])
         .arg(db)
+        .args(extra_serve_args())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -77,6 +79,16 @@ fn start_serve(db: &Path) -> Serve {
         collector: collector.unwrap(),
         api: api.unwrap(),
     }
+}
+
+/// AGENTSTACK_BENCH_SERVE_ARGS: more flags for `serve`, space-separated (e.g. `--no-security`,
+/// to measure what the security worker costs).
+fn extra_serve_args() -> Vec<String> {
+    std::env::var("AGENTSTACK_BENCH_SERVE_ARGS")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {

@@ -28,6 +28,9 @@ use clap::ArgMatches;
 use clap::parser::ValueSource;
 use serde::Deserialize;
 
+use agentstack_security::SecurityConfig;
+
+use crate::alerts::webhooks::WebhookConfig;
 use crate::serve::ServeArgs;
 
 /// The config file read when `--config` is not given, if it exists.
@@ -63,9 +66,25 @@ pub struct ConfigFile {
     /// The options of `agentstack serve`.
     #[serde(default)]
     pub serve: ServeSection,
+    /// The security engine (`agentstack_security::SecurityConfig`: `builtin_rules`,
+    /// `rules_dir`, `detector_weights`, `thresholds`, `dedup`, …); defaults when absent.
+    #[serde(default)]
+    pub security: Option<SecurityConfig>,
+    /// Where alerts go besides the store and the API.
+    #[serde(default)]
+    pub alerts: AlertsSection,
     /// Prices and budgets of the cost worker.
     #[serde(default)]
     pub cost: CostSection,
+}
+
+/// The `[alerts]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsSection {
+    /// `[[alerts.webhooks]]`: Slack, PagerDuty or signed JSON hooks.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 /// The `[cost]` table.
@@ -199,6 +218,12 @@ pub fn apply_config_file(
     })?;
     let file = ConfigFile::parse(&text, &path)?;
     let base = path.parent().unwrap_or(Path::new("."));
+    if let Some(mut security) = file.security {
+        // A relative rules directory is relative to the file, like the other paths.
+        security.rules_dir = security.rules_dir.map(|dir| base.join(dir));
+        args.security = security;
+    }
+    args.webhooks = file.alerts.webhooks;
     let unset = |id: &str| {
         matches!(
             matches.value_source(id),
@@ -336,6 +361,21 @@ mod tests {
             "127.0.0.1:4317",
             "the default stays"
         );
+    }
+
+    #[test]
+    fn the_security_and_alerts_tables_reach_the_server() {
+        let args = parsed_with(
+            &[],
+            "[security]\nrules_dir = \"rules\"\n[security.thresholds]\nalert = 40\n\
+             medium = 55\nhigh = 75\ncritical = 95\n\n[[alerts.webhooks]]\nkind = \"slack\"\n\
+             url = \"http://127.0.0.1:9/hook\"\n",
+        )
+        .unwrap();
+        assert!(args.security.rules_dir.unwrap().ends_with("rules"));
+        assert_eq!(args.security.thresholds.alert, 40);
+        assert_eq!(args.webhooks.len(), 1);
+        assert_eq!(args.webhooks[0].url, "http://127.0.0.1:9/hook");
     }
 
     #[test]

@@ -16,5 +16,6 @@ pub mod live;
 pub mod normalize;
 pub mod prices_cli;
 pub mod pricing;
+pub mod security_cli;
 pub mod serve;
 pub mod workers;

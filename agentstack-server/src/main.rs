@@ -51,11 +51,13 @@ enum Command {
     Tail(viewer::TailArgs),
     /// Run the server: an OTLP/HTTP collector (POST /v1/traces) storing spans in SQLite, and the
     /// REST API reading them (GET /api/v1/traces)
-    Serve(agentstack_server::serve::ServeArgs),
+    Serve(Box<agentstack_server::serve::ServeArgs>),
     /// Manage the server's API keys (one project each): create, list, revoke
     Keys(agentstack_server::auth::cli::KeysArgs),
     /// The price table: convert LiteLLM's price file (update), or show a model's price (show)
     Prices(agentstack_server::prices_cli::PricesArgs),
+    /// The security detectors: measure them on a labelled set (`security eval FILE`)
+    Security(agentstack_server::security_cli::SecurityArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -113,6 +115,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Keys(args) => agentstack_server::auth::cli::run(args, &mut io::stdout().lock()),
         Command::Prices(args) => agentstack_server::prices_cli::run(args, &mut io::stdout().lock()),
+        Command::Security(args) => {
+            agentstack_server::security_cli::run(args, &mut io::stdout().lock())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,15 +12,18 @@ use std::sync::Arc;
 use agentstack_exporter_sqlite::{DEFAULT_PROJECT, SqliteSpanStore};
 use anyhow::{Context, bail};
 
+use crate::alerts::webhooks::{WebhookConfig, Webhooks};
 use crate::alerts::{self, AlertFeed};
 use crate::api::{API_PREFIX, ApiRouter};
 use crate::auth::KeyRing;
-use crate::bus::{InProcessBus, SpanBus, WRITER_GROUP};
+use crate::bus::{InProcessBus, SECURITY_GROUP, SpanBus, WRITER_GROUP};
 use crate::collector::{self, CollectorConfig, TRACES_PATH};
 use crate::live::LiveFeed;
 use crate::pricing::ProjectPricing;
 use crate::workers::cost::{self, COST_GROUP};
+use crate::workers::security;
 use crate::workers::writer;
+use agentstack_security::{SecurityConfig, SecurityEngine};
 
 /// Where the server's span store is by default, relative to the working directory.
 pub const DEFAULT_DB_PATH: &str = "./.agentstack/server.db";
@@ -116,6 +119,19 @@ pub struct ServeArgs {
     /// win over it. Without this option, ./agentstack.toml is read if it exists
     #[arg(long, value_name = "FILE", env = "AGENTSTACK_CONFIG")]
     pub config: Option<PathBuf>,
+
+    /// Do not scan spans for security threats (no security worker, no alerts)
+    #[arg(long, env = "AGENTSTACK_NO_SECURITY")]
+    pub no_security: bool,
+
+    /// The security engine's settings: the config file's `[security]` table (rules directory,
+    /// detector weights, thresholds, dedup window); defaults otherwise.
+    #[arg(skip)]
+    pub security: SecurityConfig,
+
+    /// Where alerts are sent: the config file's `[[alerts.webhooks]]`.
+    #[arg(skip)]
+    pub webhooks: Vec<WebhookConfig>,
 
     /// A prices.json (written by `agentstack prices update`) to price spans with instead of
     /// the bundled table
@@ -243,34 +259,63 @@ pub async fn run(
             .await
             .context("listing the API keys")??
     };
-    let bus = Arc::new(InProcessBus::new(
-        args.bus_capacity,
-        &[WRITER_GROUP, COST_GROUP],
-    ));
+    let groups: &[&str] = if args.no_security {
+        &[WRITER_GROUP, COST_GROUP]
+    } else {
+        &[WRITER_GROUP, SECURITY_GROUP, COST_GROUP]
+    };
+    let bus = Arc::new(InProcessBus::new(args.bus_capacity, groups));
     let subscription = bus.subscribe(WRITER_GROUP)?;
+    // The alert path: workers raise into the sink; the dispatcher stores, publishes and hands
+    // the new alerts to the webhooks.
+    let webhooks = Webhooks::start(&args.webhooks)?.map(Arc::new);
+    let (alert_sink, alert_queue) = alerts::alert_channel(alerts::ALERT_QUEUE_CAPACITY);
+    let alert_feed = AlertFeed::default();
+    let dispatcher = {
+        let hooks = webhooks.clone();
+        tokio::spawn(alerts::dispatcher::run(
+            alert_queue,
+            Arc::clone(&store),
+            alert_feed.clone(),
+            move |new| {
+                if let Some(hooks) = &hooks {
+                    hooks.send(new);
+                }
+            },
+        ))
+    };
+    let security = if args.no_security {
+        None
+    } else {
+        let config = args.security.clone();
+        let (engine, rule_errors) =
+            tokio::task::spawn_blocking(move || SecurityEngine::new(config))
+                .await
+                .context("loading the security rules")?;
+        for error in &rule_errors {
+            eprintln!("agentstack serve: security rules: {error} (the other rules are used)");
+        }
+        let subscription = bus.subscribe(SECURITY_GROUP)?;
+        Some(tokio::spawn(security::run(
+            subscription,
+            engine,
+            alert_sink.clone(),
+        )))
+    };
     let live = LiveFeed::default();
     let writer = tokio::spawn(writer::run(
         subscription,
         Arc::clone(&store),
         Some(live.clone()),
     ));
-    // The alert path (budget alerts now, the security worker's too): stored once per dedup
-    // key, then published on the alert feed.
-    let (alert_sink, alert_queue) = alerts::alert_channel(alerts::ALERT_QUEUE_CAPACITY);
-    let alert_feed = AlertFeed::default();
-    let dispatcher = tokio::spawn(alerts::dispatcher::run(
-        alert_queue,
-        Arc::clone(&store),
-        alert_feed.clone(),
-        |_| {},
-    ));
+    // Budget alerts take the same alert path.
     let (pricing, budgets) = cost_settings(args, &store).await?;
     let cost_worker = tokio::spawn(cost::run(
         bus.subscribe(COST_GROUP)?,
         Arc::clone(&store),
         Arc::clone(&pricing.0),
         pricing.1,
-        alert_sink,
+        alert_sink.clone(),
     ));
     let collector_config = CollectorConfig {
         max_body_bytes: args.max_body_bytes,
@@ -349,6 +394,16 @@ pub async fn run(
                 index.display()
             )?;
         }
+        match &security {
+            Some(_) => writeln!(
+                out,
+                "agentstack serve: security: scanning every span (alerts on GET {}/alerts); {} \
+                 webhook(s)",
+                API_PREFIX,
+                args.webhooks.len()
+            )?,
+            None => writeln!(out, "agentstack serve: security: off (--no-security)")?,
+        }
         match args.retention_days {
             0 => writeln!(
                 out,
@@ -399,6 +454,7 @@ pub async fn run(
     let api_router = ApiRouter::new(Arc::new(api_store))
         .keys(keys, args.admin_token.clone())
         .live(live.clone())
+        .alerts(alert_feed.clone())
         .dashboard(args.dashboard_dir.clone())
         .costs(Arc::clone(&pricing.0), budgets)
         .build();
@@ -426,6 +482,7 @@ pub async fn run(
         async move {
             until_stopped(stopped).await;
             live.close();
+            alert_feed.close();
         }
     };
     let (served, api_served, grpc_served, ()) = tokio::join!(collector, api, grpc_served, closing);
@@ -436,7 +493,16 @@ pub async fn run(
     }
     let stats = writer.await.context("the writer worker failed")?;
     let costs = cost_worker.await.context("the cost worker failed")?;
-    let alerted = dispatcher.await.context("the alert dispatcher failed")?;
+    let scanned = match security {
+        Some(security) => Some(security.await.context("the security worker failed")?),
+        None => None,
+    };
+    // Every worker is done: the last sink goes, the dispatcher drains, then the webhooks.
+    drop(alert_sink);
+    let alert_stats = dispatcher.await.context("the alert dispatcher failed")?;
+    if let Some(hooks) = webhooks.and_then(|hooks| Arc::try_unwrap(hooks).ok()) {
+        hooks.finish();
+    }
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -444,11 +510,18 @@ pub async fn run(
          repeats, {} failed)",
         stats.written, stats.batches, stats.duplicates, stats.failed
     )?;
+    if let Some(scanned) = scanned {
+        writeln!(
+            out,
+            "agentstack serve: security: scanned {} spans, raised {} alerts ({} new)",
+            scanned.scanned, scanned.raised, alert_stats.stored
+        )?;
+    }
     writeln!(
         out,
-        "agentstack serve: the cost worker priced {} new spans ({} repeats, {} failed) and \
-         raised {} budget alerts; {} alerts stored",
-        costs.priced, costs.duplicates, costs.failed, costs.budget_alerts, alerted.stored
+        "agentstack serve: cost: priced {} new spans ({} repeats, {} failed), raised {} budget \
+         alerts",
+        costs.priced, costs.duplicates, costs.failed, costs.budget_alerts
     )?;
     out.flush()?;
     served.context("the OTLP/HTTP collector failed")?;

@@ -1,6 +1,9 @@
-//! Real OTLP clients nobody here wrote: the Python OpenTelemetry SDK's OTLP/HTTP exporter, and a
-//! LangGraph agent instrumented by OpenInference, exporting to `agentstack serve`. Their spans
-//! are read back from the store: tree, kinds, models, tokens, tool and agent names.
+//! Real OTLP clients nobody here wrote, exporting to `agentstack serve`: the Python
+//! OpenTelemetry SDK's OTLP/HTTP exporter; a LangGraph agent instrumented by OpenInference and,
+//! separately, by OpenLLMetry; an AutoGen AgentChat team under OpenInference and under AutoGen's
+//! built-in tracing (one trace per runtime message, tied by links: one conversation). Their
+//! traces are read back through the REST API: tree, kinds, models, tokens, tool, agent and
+//! graph-node names.
 //!
 //! The Python packages are pinned in tests/python/requirements.txt; `.ci/run` installs them.
 
@@ -9,7 +12,6 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, SqliteSpanStore, TraceFilter};
 use serde_json::{Value, json};
 use support::Server;
 
@@ -20,6 +22,21 @@ fn run_python(server: &Server, script: &str) {
 
 /// Like [`run_python`], with `OTEL_EXPORTER_OTLP_HEADERS` (`authorization=Bearer …`) when given.
 fn run_python_with_headers(server: &Server, script: &str, headers: Option<&str>) {
+    run_python_as(server, script, headers, Protocol::HttpProtobuf);
+}
+
+/// How the Python exporter sends: `OTEL_EXPORTER_OTLP_PROTOCOL`.
+#[derive(Clone, Copy, PartialEq)]
+enum Protocol {
+    HttpProtobuf,
+    Grpc,
+}
+
+fn run_python_as(server: &Server, script: &str, headers: Option<&str>, protocol: Protocol) {
+    let (endpoint, protocol) = match protocol {
+        Protocol::HttpProtobuf => (&server.base, "http/protobuf"),
+        Protocol::Grpc => (&server.grpc, "grpc"),
+    };
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/python")
         .join(script);
@@ -30,8 +47,8 @@ fn run_python_with_headers(server: &Server, script: &str, headers: Option<&str>)
     let started = std::time::Instant::now();
     let output = command
         .arg(&path)
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &server.base)
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
         .env("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
         .env("OTEL_SERVICE_NAME", script.trim_end_matches(".py"))
         .env("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "")
@@ -45,128 +62,6 @@ fn run_python_with_headers(server: &Server, script: &str, headers: Option<&str>)
         String::from_utf8_lossy(&output.stderr)
     );
     eprintln!("{script} ran in {:.1} s", started.elapsed().as_secs_f64());
-}
-
-fn the_only_trace(store: &SqliteSpanStore) -> Vec<SpanRecord> {
-    let traces = store.recent_traces(&TraceFilter::default()).unwrap();
-    assert_eq!(traces.len(), 1, "{traces:?}");
-    store.trace(&traces[0].trace_id).unwrap()
-}
-
-fn named<'a>(spans: &'a [SpanRecord], name: &str) -> Vec<&'a SpanRecord> {
-    spans.iter().filter(|s| s.name == name).collect()
-}
-
-fn attributes(span: &SpanRecord) -> Value {
-    serde_json::from_str(&span.attributes).unwrap()
-}
-
-#[test]
-fn the_python_otel_sdk_exporter_with_genai_attributes() {
-    let server = Server::start(&[]);
-    run_python(&server, "otel_sdk_genai.py");
-    let store = server.store_with(3);
-    let spans = the_only_trace(&store);
-
-    let agent = named(&spans, "invoke_agent planner")[0];
-    assert_eq!(agent.parent_span_id, None);
-    assert_eq!(agent.kind.as_deref(), Some("agent"));
-    assert_eq!(agent.session_id.as_deref(), Some("py-session-1"));
-    assert_eq!(agent.service_name.as_deref(), Some("otel_sdk_genai"));
-
-    let chat = named(&spans, "chat gpt-4o")[0];
-    assert_eq!(chat.parent_span_id.as_deref(), Some(agent.span_id.as_str()));
-    assert_eq!(chat.kind.as_deref(), Some("llm"));
-    assert_eq!(chat.provider.as_deref(), Some("openai"));
-    assert_eq!(chat.model.as_deref(), Some("gpt-4o-2024-08-06"));
-    assert_eq!(
-        (
-            chat.input_tokens,
-            chat.output_tokens,
-            chat.cache_read_input_tokens
-        ),
-        (Some(120), Some(30), Some(100))
-    );
-
-    let tool = named(&spans, "execute_tool search")[0];
-    assert_eq!(tool.kind.as_deref(), Some("tool"));
-    assert_eq!(tool.status, SpanStatus::Error);
-    assert_eq!(
-        tool.status_message.as_deref(),
-        Some("search backend timed out")
-    );
-    assert_eq!(attributes(tool)["gen_ai.tool.name"], "search");
-}
-
-#[test]
-fn a_langgraph_agent_instrumented_by_openinference() {
-    let server = Server::start(&[]);
-    run_python(&server, "langgraph_openinference.py");
-    // LangGraph root, 2 × (agent node, model, route), tools node, get_weather tool.
-    let store = server.store_with(9);
-    let spans = the_only_trace(&store);
-    assert_eq!(spans.len(), 9);
-
-    let root = named(&spans, "LangGraph")[0];
-    assert_eq!(root.parent_span_id, None);
-    assert_eq!(root.kind.as_deref(), Some("chain"));
-
-    let agents = named(&spans, "agent");
-    assert_eq!(agents.len(), 2, "the agent node ran twice");
-    for agent in &agents {
-        assert_eq!(agent.parent_span_id.as_deref(), Some(root.span_id.as_str()));
-        assert_eq!(agent.kind.as_deref(), Some("agent"));
-        assert_eq!(
-            attributes(agent)["gen_ai.agent.name"],
-            "agent",
-            "the graph node's name"
-        );
-    }
-
-    let models = named(&spans, "ToolCallingFakeModel");
-    assert_eq!(models.len(), 2);
-    for model in &models {
-        assert_eq!(model.kind.as_deref(), Some("llm"));
-        assert_eq!(model.model.as_deref(), Some("fake-gpt-4o"));
-        let parent = model.parent_span_id.as_deref().unwrap();
-        assert!(
-            agents.iter().any(|a| a.span_id == parent),
-            "a model call sits under an agent node"
-        );
-        assert!(
-            model
-                .input
-                .as_deref()
-                .is_some_and(|i| i.contains("weather in Paris"))
-        );
-    }
-    let mut tokens: Vec<_> = models
-        .iter()
-        .map(|m| (m.input_tokens, m.output_tokens))
-        .collect();
-    tokens.sort();
-    assert_eq!(
-        tokens,
-        [(Some(42), Some(7)), (Some(60), Some(9))],
-        "no total added on top"
-    );
-
-    let tool = named(&spans, "get_weather")[0];
-    assert_eq!(tool.kind.as_deref(), Some("tool"));
-    assert_eq!(attributes(tool)["gen_ai.tool.name"], "get_weather");
-    let tools_node = named(&spans, "tools")[0];
-    assert_eq!(
-        tool.parent_span_id.as_deref(),
-        Some(tools_node.span_id.as_str())
-    );
-    assert!(
-        tool.output
-            .as_deref()
-            .is_some_and(|o| o.contains("sunny in Paris"))
-    );
-
-    let summary = &store.recent_traces(&TraceFilter::default()).unwrap()[0];
-    assert_eq!((summary.input_tokens, summary.output_tokens), (102, 16));
 }
 
 /// The trace list of the API (`GET /api/v1/traces`), oldest first.
@@ -198,7 +93,133 @@ fn attribute<'a>(span: &'a Value, key: &str) -> &'a str {
 }
 
 #[test]
-fn a_langgraph_agent_instrumented_by_openllmetry_through_the_api() {
+fn the_python_otel_sdk_exporter_with_genai_attributes() {
+    let server = Server::start(&[]);
+    run_python(&server, "otel_sdk_genai.py");
+    check_genai_run(&server);
+}
+
+#[test]
+fn the_python_otel_sdk_grpc_exporter() {
+    let server = Server::start(&[]);
+    run_python_as(&server, "otel_sdk_genai.py", None, Protocol::Grpc);
+    check_genai_run(&server);
+}
+
+/// The trace of otel_sdk_genai.py, through the API.
+fn check_genai_run(server: &Server) {
+    server.store_with(3);
+    let traces = listed_traces(server);
+    assert_eq!(traces.len(), 1, "{traces:#?}");
+    let spans = api_spans(server, traces[0]["trace_id"].as_str().unwrap());
+    assert_eq!(spans.len(), 3);
+
+    let agent = api_named(&spans, "invoke_agent planner")[0];
+    assert_eq!(agent["parent_span_id"], Value::Null);
+    assert_eq!(agent["depth"], 0);
+    assert_eq!(agent["kind"], "agent");
+    assert_eq!(agent["session_id"], "py-session-1");
+    assert_eq!(agent["service_name"], "otel_sdk_genai");
+
+    let chat = api_named(&spans, "chat gpt-4o")[0];
+    assert_eq!(chat["parent_span_id"], agent["span_id"]);
+    assert_eq!(chat["kind"], "llm");
+    assert_eq!(chat["provider"], "openai");
+    assert_eq!(chat["model"], "gpt-4o-2024-08-06");
+    assert_eq!(
+        (
+            &chat["input_tokens"],
+            &chat["output_tokens"],
+            &chat["cache_read_input_tokens"]
+        ),
+        (&json!(120), &json!(30), &json!(100))
+    );
+
+    let tool = api_named(&spans, "execute_tool search")[0];
+    assert_eq!(tool["parent_span_id"], agent["span_id"]);
+    assert_eq!(tool["kind"], "tool");
+    assert_eq!(tool["status"], "error");
+    assert_eq!(tool["status_message"], "search backend timed out");
+    assert_eq!(attribute(tool, "gen_ai.tool.name"), "search");
+    assert_eq!(traces[0]["status"], "error");
+    assert_eq!(traces[0]["error_count"], 1);
+}
+
+#[test]
+fn a_langgraph_agent_instrumented_by_openinference() {
+    let server = Server::start(&[]);
+    run_python(&server, "langgraph_openinference.py");
+    // LangGraph root, 2 × (agent node, model, route), tools node, get_weather tool.
+    server.store_with(9);
+    let traces = listed_traces(&server);
+    assert_eq!(traces.len(), 1, "{traces:#?}");
+    assert_eq!(
+        (&traces[0]["input_tokens"], &traces[0]["output_tokens"]),
+        (&json!(102), &json!(16)),
+        "no total added on top"
+    );
+    let spans = api_spans(&server, traces[0]["trace_id"].as_str().unwrap());
+    assert_eq!(spans.len(), 9);
+
+    let root = api_named(&spans, "LangGraph")[0];
+    assert_eq!(root["parent_span_id"], Value::Null);
+    assert_eq!(root["kind"], "chain");
+
+    let agents = api_named(&spans, "agent");
+    assert_eq!(agents.len(), 2, "the agent node ran twice");
+    for agent in &agents {
+        assert_eq!(agent["parent_span_id"], root["span_id"]);
+        assert_eq!(agent["kind"], "agent");
+        assert_eq!(
+            attribute(agent, "gen_ai.agent.name"),
+            "agent",
+            "the graph node's name"
+        );
+    }
+
+    let models = api_named(&spans, "ToolCallingFakeModel");
+    assert_eq!(models.len(), 2);
+    let mut tokens = Vec::new();
+    for model in &models {
+        assert_eq!(model["kind"], "llm");
+        assert_eq!(model["model"], "fake-gpt-4o");
+        assert_eq!(
+            model["provider"], "toolcallingfakemodel",
+            "LangChain's ls_provider"
+        );
+        assert!(
+            agents
+                .iter()
+                .any(|a| a["span_id"] == model["parent_span_id"]),
+            "a model call sits under an agent node"
+        );
+        assert!(
+            model["input"].to_string().contains("weather in Paris"),
+            "{}",
+            model["input"]
+        );
+        tokens.push((
+            model["input_tokens"].as_i64(),
+            model["output_tokens"].as_i64(),
+        ));
+    }
+    tokens.sort();
+    assert_eq!(tokens, [(Some(42), Some(7)), (Some(60), Some(9))]);
+
+    let tool = api_named(&spans, "get_weather")[0];
+    assert_eq!(tool["kind"], "tool");
+    assert_eq!(attribute(tool, "gen_ai.tool.name"), "get_weather");
+    let tools_node = api_named(&spans, "tools")[0];
+    assert_eq!(tool["parent_span_id"], tools_node["span_id"]);
+    assert!(
+        tool["output"].to_string().contains("sunny in Paris"),
+        "{}",
+        tool["output"]
+    );
+}
+
+#[test]
+fn a_langgraph_agent_instrumented_by_openllmetry() {
     let server = Server::start(&[]);
     run_python(&server, "langgraph_openllmetry.py");
     // invoke_agent root, LangGraph.workflow, 2 × (agent task, chat, route task), tools task,
@@ -268,6 +289,10 @@ fn a_langgraph_agent_instrumented_by_openllmetry_through_the_api() {
     for chat in &chats {
         assert_eq!(chat["kind"], "llm");
         assert_eq!(chat["model"], "fake-gpt-4o");
+        assert_eq!(
+            chat["provider"], "toolcallingfakemodel",
+            "LangChain's ls_provider, not OpenLLMetry's fallback \"langchain\""
+        );
         assert!(
             agent_nodes
                 .iter()
@@ -312,7 +337,7 @@ fn a_langgraph_agent_instrumented_by_openllmetry_through_the_api() {
 }
 
 #[test]
-fn an_autogen_team_instrumented_by_openinference_through_the_api() {
+fn an_autogen_team_instrumented_by_openinference() {
     let server = Server::start(&[]);
     run_python(&server, "autogen_openinference.py");
     // The team's run, 2 × (agent, its model call), the tool call of weather_agent.

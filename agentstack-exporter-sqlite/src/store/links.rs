@@ -57,10 +57,10 @@ const CONVERSATION_TRACE_IDS: &str = "WITH RECURSIVE conversation(trace_id) AS (
     SELECT trace_id FROM conversation";
 
 /// Retention: the links of the traces whose spans all ended before ?1 (the spans that go with
-/// `DELETE_TRACES_ENDED_BEFORE`).
+/// `DELETE_TRACES_ENDED_BEFORE`). By (project, trace id), so that the key finds them.
 pub(super) const DELETE_LINKS_OF_TRACES_ENDED_BEFORE: &str =
-    "DELETE FROM span_links WHERE trace_id IN (
-        SELECT old.trace_id FROM spans AS old
+    "DELETE FROM span_links WHERE (project, trace_id) IN (
+        SELECT old.project, old.trace_id FROM spans AS old
         WHERE old.end_unix_nanos < ?1
           AND NOT EXISTS (
               SELECT 1 FROM spans AS live
@@ -216,6 +216,25 @@ mod tests {
             "{plan}"
         );
         assert!(!plan.contains("SCAN link"), "{plan}");
+    }
+
+    #[test]
+    fn retention_finds_the_links_by_key() {
+        let store = SqliteSpanStore::open_in_memory().unwrap();
+        let conn = store.conn.lock().unwrap();
+        let mut stmt = conn
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN {DELETE_LINKS_OF_TRACES_ENDED_BEFORE}"
+            ))
+            .unwrap();
+        let plan = stmt
+            .query_map([0i64], |row| row.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(!plan.contains("SCAN span_links"), "{plan}");
+        assert!(plan.contains("spans_by_end"), "{plan}");
     }
 
     #[test]

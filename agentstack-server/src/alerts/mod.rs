@@ -5,6 +5,7 @@
 //! queue drops the alert and counts it.
 
 pub mod dispatcher;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -166,7 +166,7 @@ async fn stream(mut socket: WebSocket, state: ApiState, query: TraceQuery, mut l
 }
 
 /// Completes once the server shuts down.
-async fn shut_down(closed: &mut tokio::sync::watch::Receiver<bool>) {
+pub(super) async fn shut_down(closed: &mut tokio::sync::watch::Receiver<bool>) {
     // An error means the feed is gone, which is a shutdown too.
     let _ = closed.wait_for(|closed| *closed).await;
 }

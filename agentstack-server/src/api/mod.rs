@@ -3,6 +3,7 @@
 //! [`stats`], [`costs`] (costs, budgets, price overrides), [`openapi`] — and the shared
 //! [`error`] shape and [`params`] parsing.
 
+pub mod alerts;
 pub mod conversation;
 pub mod costs;
 pub mod dashboard;
@@ -28,7 +29,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 
 use crate::auth::KeyRing;
-use crate::live::LiveFeed;
+use crate::live::{AlertFeed, LiveFeed};
 use serde::Serialize;
 
 pub use error::ApiError;
@@ -46,6 +47,10 @@ pub const SESSIONS_ROUTE: &str = "/api/v1/sessions";
 pub const LIVE_TRACES_ROUTE: &str = "/ws/traces";
 /// `GET`: the conversation of a trace (the traces linked to it, either way).
 pub const CONVERSATION_ROUTE: &str = "/api/v1/traces/{trace_id}/conversation";
+/// `GET`: security and budget alerts, newest first.
+pub const ALERTS_ROUTE: &str = "/api/v1/alerts";
+/// `GET` (WebSocket): new alerts as they are stored.
+pub const LIVE_ALERTS_ROUTE: &str = "/ws/alerts";
 /// `GET`: statistics.
 pub const STATS_ROUTE: &str = "/api/v1/stats";
 /// `GET`: the OpenAPI document.
@@ -72,6 +77,8 @@ pub const ROUTES: &[&str] = &[
     STATS_ROUTE,
     OPENAPI_ROUTE,
     LIVE_TRACES_ROUTE,
+    ALERTS_ROUTE,
+    LIVE_ALERTS_ROUTE,
     COSTS_ROUTE,
     BUDGETS_ROUTE,
 ];
@@ -91,6 +98,7 @@ pub struct ApiState {
     store: Arc<SqliteSpanStore>,
     admin: Option<Arc<keys::Admin>>,
     live: Option<LiveFeed>,
+    alerts: Option<AlertFeed>,
     costs: Arc<costs::CostApi>,
 }
 
@@ -122,6 +130,7 @@ pub struct ApiRouter {
     store: Arc<SqliteSpanStore>,
     keys: Option<(Arc<KeyRing>, Option<String>)>,
     live: Option<LiveFeed>,
+    alerts: Option<AlertFeed>,
     dashboard: Option<PathBuf>,
     costs: costs::CostApi,
 }
@@ -134,6 +143,7 @@ impl ApiRouter {
             store,
             keys: None,
             live: None,
+            alerts: None,
             dashboard: None,
             costs: costs::CostApi::default(),
         }
@@ -163,6 +173,12 @@ impl ApiRouter {
         self
     }
 
+    /// Serves `WS /ws/alerts` from `alerts`.
+    pub fn alerts(mut self, alerts: AlertFeed) -> ApiRouter {
+        self.alerts = Some(alerts);
+        self
+    }
+
     /// Serves the dashboard's built assets from `dir` at `/` (see [`dashboard`]).
     pub fn dashboard(mut self, dir: PathBuf) -> ApiRouter {
         self.dashboard = Some(dir);
@@ -181,6 +197,7 @@ impl ApiRouter {
             store: self.store,
             admin,
             live: self.live,
+            alerts: self.alerts,
             costs: Arc::new(self.costs),
         };
         let fallback = dashboard::Fallback::new(self.dashboard);
@@ -192,6 +209,8 @@ impl ApiRouter {
             .route(STATS_ROUTE, get(stats::stats))
             .route(OPENAPI_ROUTE, get(openapi::document))
             .route(LIVE_TRACES_ROUTE, get(live::traces))
+            .route(ALERTS_ROUTE, get(alerts::list))
+            .route(LIVE_ALERTS_ROUTE, get(alerts::live))
             .route(PROJECT_KEYS_ROUTE, post(keys::create))
             .route(KEYS_ROUTE, get(keys::list))
             .route(KEY_ROUTE, delete(keys::revoke))

@@ -4,7 +4,11 @@
 
 use std::collections::HashMap;
 
-use agentstack_exporter_sqlite::store::{TraceCursor, TraceFilter, TraceQuery};
+use agentstack_exporter_sqlite::store::{
+    AlertQuery, AlertSeverity, TraceAlerts, TraceCursor, TraceFilter, TraceQuery,
+};
+
+use crate::alerts::webhooks::alert_json;
 use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, TraceSummary};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -22,6 +26,8 @@ use super::{ApiError, ApiState, Project, json_response};
 pub const DEFAULT_LIMIT: u64 = 50;
 /// The largest `limit`.
 pub const MAX_LIMIT: u64 = 1000;
+/// The most alerts a trace's answer carries (the rest: GET /api/v1/alerts?trace_id=…).
+const MAX_TRACE_ALERTS: usize = 1000;
 
 const LIST_PARAMETERS: &[&str] = &[
     "since",
@@ -35,6 +41,7 @@ const LIST_PARAMETERS: &[&str] = &[
     "user",
     "min_duration_ms",
     "q",
+    "has_alerts",
     "limit",
     "cursor",
     // costs.rs
@@ -52,11 +59,48 @@ pub(super) struct TraceItem {
     /// `cost_usd`, `cost_estimated` (costs.rs).
     #[serde(flatten)]
     cost: TraceCostFields,
+    /// How many security or budget alerts name the trace.
+    alert_count: i64,
+    /// The highest severity among them.
+    max_severity: Option<AlertSeverity>,
+}
+
+impl TraceItem {
+    /// Adds the trace's alert count and highest severity, if `alerts` has it.
+    pub(super) fn with_alerts(mut self, alerts: &HashMap<String, TraceAlerts>) -> TraceItem {
+        if let Some(found) = alerts.get(&self.summary.trace_id) {
+            self.alert_count = found.count;
+            self.max_severity = Some(found.max_severity);
+        }
+        self
+    }
+}
+
+/// The alert counts of `items`' traces, read from the store.
+pub(super) async fn with_alerts(
+    state: &ApiState,
+    project: &str,
+    items: Vec<TraceItem>,
+) -> Result<Vec<TraceItem>, ApiError> {
+    if items.is_empty() {
+        return Ok(items);
+    }
+    let ids: Vec<String> = items.iter().map(|t| t.summary.trace_id.clone()).collect();
+    let project = project.to_string();
+    let alerts = state
+        .read(move |store| {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            store.trace_alerts(&project, &ids)
+        })
+        .await?;
+    Ok(items.into_iter().map(|t| t.with_alerts(&alerts)).collect())
 }
 
 impl From<TraceSummary> for TraceItem {
     fn from(summary: TraceSummary) -> TraceItem {
         TraceItem {
+            alert_count: 0,
+            max_severity: None,
             start_time: format_time(summary.start_unix_nanos),
             duration_ms: millis(summary.duration_nanos()),
             status: if summary.has_error() { "error" } else { "ok" },
@@ -73,12 +117,11 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = QueryParams::parse(raw.as_deref(), LIST_PARAMETERS)?;
-    let project_of_list = project.clone();
-    let query = trace_query(&params, project)?;
+    let query = trace_query(&params, project.clone())?;
     let page = state.read(move |store| store.trace_page(&query)).await?;
     let next_cursor = page.next.as_ref().map(encode_cursor);
     let ids = page.traces.iter().map(|t| t.trace_id.clone()).collect();
-    let trace_costs = costs::trace_costs(&state, &project_of_list, ids).await?;
+    let trace_costs = costs::trace_costs(&state, &project, ids).await?;
     let traces: Vec<TraceItem> = page
         .traces
         .into_iter()
@@ -90,6 +133,7 @@ pub async fn list(
             }
         })
         .collect();
+    let traces = with_alerts(&state, &project, traces).await?;
     Ok(json_response(
         StatusCode::OK,
         &serde_json::json!({ "traces": traces, "next_cursor": next_cursor }),
@@ -139,6 +183,17 @@ pub(super) fn trace_query(params: &QueryParams, project: String) -> Result<Trace
         user_id: params.string("user"),
         min_duration_nanos,
         text: params.string("q"),
+        has_alerts: match params.text("has_alerts") {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                return Err(ApiError::bad_parameter(
+                    "has_alerts",
+                    format!("has_alerts={other:?} is not a boolean; give true or false"),
+                ));
+            }
+        },
         before,
         min_cost_femtos: costs::min_cost_param(params)?,
     })
@@ -327,9 +382,9 @@ pub async fn detail(
         )
     })?;
     let id = trace_id.clone();
-    let project_of_trace = project.clone();
+    let in_project = project.clone();
     let spans = state
-        .read(move |store| store.trace_in_project(Some(&project), &id))
+        .read(move |store| store.trace_in_project(Some(&in_project), &id))
         .await?;
     if spans.is_empty() {
         return Err(ApiError::not_found(format!(
@@ -346,8 +401,8 @@ pub async fn detail(
         .count();
     let full_id = spans[0].trace_id.clone();
     let span_count = spans.len();
-    let span_costs = costs::span_costs(&state, &project_of_trace, &full_id).await?;
-    let trace_cost = costs::trace_costs(&state, &project_of_trace, vec![full_id.clone()]).await?;
+    let span_costs = costs::span_costs(&state, &project, &full_id).await?;
+    let trace_cost = costs::trace_costs(&state, &project, vec![full_id.clone()]).await?;
     let items: Vec<SpanItem> = tree_order(spans)
         .into_iter()
         .map(|(span, depth, children)| {
@@ -359,6 +414,15 @@ pub async fn detail(
         })
         .collect();
     let root_name = items.first().map(|s| s.name.clone());
+    let alerts = {
+        let query = AlertQuery {
+            project: Some(project.clone()),
+            trace_id: Some(full_id.clone()),
+            limit: MAX_TRACE_ALERTS,
+            ..AlertQuery::default()
+        };
+        state.read(move |store| store.alert_page(&query)).await?
+    };
     let cost_fields = TraceCostFields::of(trace_cost.get(&full_id));
     let mut answer = serde_json::json!({
         "trace_id": full_id,
@@ -374,6 +438,7 @@ pub async fn detail(
             "error_count": error_count,
         },
         "spans": items,
+        "alerts": alerts.alerts.iter().map(alert_json).collect::<Vec<_>>(),
     });
     // `cost_usd`, `cost_estimated` (costs.rs).
     if let (Some(map), Ok(serde_json::Value::Object(cost))) =

@@ -3,6 +3,7 @@
 //! embedded implementation (`agentstack serve`), Redis Streams comes with the distributed mode.
 
 mod in_process;
+pub mod redis;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,12 +11,15 @@ use std::sync::Arc;
 use crate::normalize::NormalizedSpan;
 
 pub use in_process::InProcessBus;
+pub use redis::{RedisBus, RedisBusConfig};
 
 /// The consumer group of the writer worker (spans → store).
 pub const WRITER_GROUP: &str = "writer";
+/// The consumer group of the security worker (spans → alerts).
+pub const SECURITY_GROUP: &str = "security";
 
 /// The spans of one accepted OTLP request, normalized, all of one project.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SpanBatch {
     /// The spans, in request order.
     pub spans: Vec<NormalizedSpan>,
@@ -41,6 +45,9 @@ pub enum PublishError {
         "the span bus is closed because the server is shutting down; retry against a running server"
     )]
     Closed,
+    /// The bus's service (Redis) did not take the batch; the sender should retry shortly.
+    #[error("the span bus is unavailable ({0}); retry shortly")]
+    Unavailable(String),
 }
 
 /// Why a subscription was refused.
@@ -93,4 +100,11 @@ pub trait SpanSubscription: Send + 'static {
     /// A batch that is already waiting, without waiting for one (lets a consumer gather
     /// several batches into one write).
     fn try_next(&mut self) -> Option<Arc<SpanBatch>>;
+
+    /// Tells the bus that every batch received so far has taken its effect (stored, scanned):
+    /// a durable bus forgets them, and redelivers unacknowledged ones to another consumer if
+    /// this one dies. Call it after the effect is durable. The in-process bus needs nothing.
+    fn ack(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }

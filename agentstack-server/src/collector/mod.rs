@@ -183,7 +183,9 @@ async fn ingest<B: SpanBus>(
             .publish(batch)
             .await
             .map_err(|error| match error {
-                PublishError::Full { .. } => Refusal::BusFull(error.to_string()),
+                PublishError::Full { .. } | PublishError::Unavailable(_) => {
+                    Refusal::BusFull(error.to_string())
+                }
                 _ => Refusal::ShuttingDown(error.to_string()),
             })?;
     }

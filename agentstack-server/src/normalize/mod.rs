@@ -17,7 +17,7 @@
 //! |---|---|
 //! | `kind` | `agentstack.span.kind` → `gen_ai.operation.name` (known values) → `openinference.span.kind` → `traceloop.span.kind` → `llm.request.type` (OpenLLMetry, deprecated) → any other `gen_ai.operation.name` → none; values below |
 //! | `model` | `gen_ai.response.model` → `gen_ai.request.model` → `llm.response.model_name` → `llm.model_name` → `llm.request.model_name` → `embedding.model_name` → `llm.response.model` → `llm.request.model` (OpenLLMetry, deprecated) |
-//! | `provider` | `gen_ai.provider.name` → `gen_ai.system` (deprecated) → `llm.provider` → `llm.system` |
+//! | `provider` | `gen_ai.provider.name` → `gen_ai.system` (deprecated) → `llm.provider` → `llm.system`; except that OpenLLMetry's `langchain` (its fallback for a chat model class it does not know) gives way to LangChain's own `traceloop.association.properties.ls_provider`, which OpenInference reports too |
 //! | `input_tokens` | `gen_ai.usage.input_tokens` → `gen_ai.usage.prompt_tokens` (deprecated) → `llm.token_count.prompt` |
 //! | `output_tokens` | `gen_ai.usage.output_tokens` → `gen_ai.usage.completion_tokens` (deprecated) → `llm.token_count.completion` |
 //! | `cache_read_input_tokens` | `gen_ai.usage.cache_read.input_tokens` → `gen_ai.usage.cache_read_input_tokens` (older) → `llm.token_count.prompt_details.cache_read` |
@@ -125,8 +125,9 @@ impl Normalized {
     }
 }
 
-/// One span in the server's model, ready for the bus and the store.
-#[derive(Debug, Clone, PartialEq)]
+/// One span in the server's model, ready for the bus and the store (and, serialized with
+/// MessagePack, for the Redis bus).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NormalizedSpan {
     /// The project the request's API key belongs to; with the trace and span ids, the span's
     /// identity.
@@ -146,7 +147,7 @@ pub struct NormalizedSpan {
 }
 
 /// A link from a span to another span, of this trace or another.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SpanLink {
     /// The linked span's trace: 32 lowercase hex characters.
     pub trace_id: String,
@@ -368,15 +369,17 @@ impl Reading {
                     openllmetry::LEGACY_REQUEST_MODEL,
                 ],
             ),
-            provider: first_text(
-                a,
-                &[
-                    genai::PROVIDER_NAME,
-                    genai::SYSTEM,
-                    openinference::PROVIDER,
-                    openinference::SYSTEM,
-                ],
-            ),
+            provider: openllmetry::langchain_provider(a).or_else(|| {
+                first_text(
+                    a,
+                    &[
+                        genai::PROVIDER_NAME,
+                        genai::SYSTEM,
+                        openinference::PROVIDER,
+                        openinference::SYSTEM,
+                    ],
+                )
+            }),
             input_tokens: first_tokens(
                 a,
                 &[

@@ -3,8 +3,8 @@
 //! association properties it copies from the framework's metadata, and the `llm.*` model names
 //! of its older versions.
 
-use super::Kind;
-use super::value::{Attributes, Moved, moved};
+use super::value::{Attributes, Moved, moved, text};
+use super::{Kind, genai};
 
 /// `workflow`, `task`, `agent`, `tool` (not set on LLM spans nor on every root).
 pub(crate) const SPAN_KIND: &str = "traceloop.span.kind";
@@ -31,6 +31,12 @@ pub(crate) const THREAD_ID: &str = "traceloop.association.properties.thread_id";
 pub(crate) const USER_ID: &str = "traceloop.association.properties.user_id";
 /// The LangGraph node, copied from LangChain's run metadata into the association properties.
 pub(crate) const LANGGRAPH_NODE: &str = "traceloop.association.properties.langgraph_node";
+/// LangChain's own name of the model's provider (`openai`, `anthropic`, `ollama`, …), from the
+/// run metadata (`ls_provider`); OpenInference reads the same into `llm.provider`.
+pub(crate) const LANGCHAIN_PROVIDER: &str = "traceloop.association.properties.ls_provider";
+/// What `opentelemetry-instrumentation-langchain` puts in `gen_ai.provider.name` when it does
+/// not recognize the chat model's class: the framework, not a provider.
+pub(crate) const UNKNOWN_LANGCHAIN_PROVIDER: &str = "langchain";
 /// The request type of an LLM span in OpenLLMetry before `gen_ai.operation.name` (`chat`,
 /// `completion`, `embedding`, `rerank`; deprecated).
 pub(crate) const LEGACY_REQUEST_TYPE: &str = "llm.request.type";
@@ -56,6 +62,13 @@ pub(crate) fn kind(attributes: &Attributes) -> Option<Kind> {
         "rerank" => Some("retriever"),
         _ => None,
     })
+}
+
+/// LangChain's `ls_provider`, when OpenLLMetry's `gen_ai.provider.name` is its fallback
+/// `langchain` (a model class it does not know): then LangChain's name is the provider.
+pub(crate) fn langchain_provider(attributes: &Attributes) -> Option<String> {
+    let fallback = attributes.get(genai::PROVIDER_NAME)?.as_str()? == UNKNOWN_LANGCHAIN_PROVIDER;
+    fallback.then(|| text(attributes, LANGCHAIN_PROVIDER))?
 }
 
 /// `traceloop.entity.input`.
@@ -370,7 +383,9 @@ mod tests {
         let r = &chat.record;
         assert_eq!(r.kind.as_deref(), Some("llm"));
         assert_eq!(r.model.as_deref(), Some("fake-gpt-4o"));
-        assert_eq!(r.provider.as_deref(), Some("langchain"));
+        // OpenLLMetry's fallback for a model class it does not know gives way to LangChain's
+        // own ls_provider, as OpenInference reports it.
+        assert_eq!(r.provider.as_deref(), Some("toolcallingfakemodel"));
         assert_eq!((r.input_tokens, r.output_tokens), (Some(42), Some(7)));
         assert_eq!(r.session_id.as_deref(), Some("weather-thread-1"));
         assert!(r.input.as_deref().unwrap().contains("weather in Paris"));
@@ -419,6 +434,37 @@ mod tests {
             assert!(!attributes.contains_key(copy), "{copy} stored twice");
         }
         assert_eq!(attributes["gen_ai.tool.name"], json!("get_weather"));
+    }
+
+    /// `langchain` as the provider is OpenLLMetry's "unknown": LangChain's `ls_provider` is
+    /// taken instead, and only then.
+    #[test]
+    fn the_langchain_fallback_provider_gives_way_to_ls_provider() {
+        let provider = |pairs: Vec<(&'static str, V)>| normalize_one("s", pairs).record.provider;
+        let ls = ("traceloop.association.properties.ls_provider", V::S("groq"));
+        assert_eq!(
+            provider(vec![
+                ("gen_ai.provider.name", V::S("langchain")),
+                ls.clone()
+            ])
+            .as_deref(),
+            Some("groq")
+        );
+        assert_eq!(
+            provider(vec![("gen_ai.provider.name", V::S("openai")), ls.clone()]).as_deref(),
+            Some("openai"),
+            "a provider OpenLLMetry recognized stays"
+        );
+        assert_eq!(
+            provider(vec![("gen_ai.provider.name", V::S("langchain"))]).as_deref(),
+            Some("langchain"),
+            "without ls_provider, what was sent"
+        );
+        assert_eq!(
+            provider(vec![ls]),
+            None,
+            "ls_provider alone is no provider column"
+        );
     }
 
     /// LangChain's metadata reaches OpenLLMetry's association properties under its own keys;

@@ -31,6 +31,8 @@ fn every_producer() -> Vec<(&'static str, V)> {
         ("gen_ai.usage.reasoning.output_tokens", V::I(5)),
         ("gen_ai.input.messages", V::S("[\"genai-input\"]")),
         ("gen_ai.output.messages", V::S("[\"genai-output\"]")),
+        ("gen_ai.tool.call.arguments", V::S("[\"tool-arguments\"]")),
+        ("gen_ai.tool.call.result", V::S("[\"tool-result\"]")),
         ("gen_ai.conversation.id", V::S("genai-session")),
         ("user.id", V::S("otel-user")),
         // OTel GenAI, deprecated
@@ -67,6 +69,8 @@ fn every_producer() -> Vec<(&'static str, V)> {
         ("traceloop.entity.name", V::S("entity")),
         ("traceloop.entity.input", V::S("[\"traceloop-input\"]")),
         ("traceloop.entity.output", V::S("[\"traceloop-output\"]")),
+        ("gen_ai.task.input", V::S("[\"task-input\"]")),
+        ("gen_ai.task.output", V::S("[\"task-output\"]")),
         (
             "traceloop.association.properties.session_id",
             V::S("traceloop-session"),
@@ -114,7 +118,9 @@ fn ours_wins_then_genai_current_then_deprecated_then_openinference_then_openllme
     for kept in [
         "input.value",
         "gen_ai.input.messages",
+        "gen_ai.tool.call.arguments",
         "traceloop.entity.input",
+        "gen_ai.task.input",
         "gen_ai.prompt",
         "gen_ai.prompt.0.content",
         "llm.input_messages.0.message.content",
@@ -180,6 +186,10 @@ fn each_source_takes_over_when_the_ones_before_it_are_absent() {
     assert_eq!(r.session_id.as_deref(), Some("openinference-session"));
     assert_eq!(r.user_id.as_deref(), Some("deprecated-user"));
 
+    let r = step(&["gen_ai.input.messages", "gen_ai.output.messages"]);
+    assert_eq!(r.input.as_deref(), Some("[\"tool-arguments\"]"));
+    assert_eq!(r.output.as_deref(), Some("[\"tool-result\"]"));
+
     let r = step(&[
         "openinference.span.kind",
         "gen_ai.request.model",
@@ -189,8 +199,8 @@ fn each_source_takes_over_when_the_ones_before_it_are_absent() {
         "gen_ai.usage.cache_read_input_tokens",
         "gen_ai.usage.cache_creation_input_tokens",
         "gen_ai.usage.reasoning_tokens",
-        "gen_ai.input.messages",
-        "gen_ai.output.messages",
+        "gen_ai.tool.call.arguments",
+        "gen_ai.tool.call.result",
         "session.id",
         "enduser.id",
     ]);
@@ -220,6 +230,10 @@ fn each_source_takes_over_when_the_ones_before_it_are_absent() {
         "traceloop.entity.output",
     ]);
     assert_eq!(r.kind.as_deref(), Some("embedding"));
+    assert_eq!(r.input.as_deref(), Some("[\"task-input\"]"));
+    assert_eq!(r.output.as_deref(), Some("[\"task-output\"]"));
+
+    let r = step(&["gen_ai.task.input", "gen_ai.task.output"]);
     assert_eq!(r.model.as_deref(), Some("legacy-response-model"));
     assert_eq!(r.provider.as_deref(), Some("openinference-system"));
     assert_eq!(r.input.as_deref(), Some("[\"deprecated-prompt\"]"));
@@ -301,6 +315,64 @@ fn tokens_are_never_added_up() {
         (None, None)
     );
     assert_eq!(attributes_of(&s)["gen_ai.usage.total_tokens"], json!(120));
+}
+
+/// One text under several producers' names (OpenLLMetry 0.62 writes `traceloop.entity.*` and
+/// `gen_ai.task.*` or `gen_ai.tool.call.*` with the same value; an SDK may add `input.value`):
+/// the column keeps it once and every identical copy leaves the attributes; a copy that says
+/// something else is another value, and stays.
+#[test]
+fn identical_copies_of_the_input_and_output_are_stored_once() {
+    let input = r#"{"inputs": {"city": "Paris"}}"#;
+    let output = r#"{"output": "sunny"}"#;
+    let s = normalize_one(
+        "execute_tool get_weather",
+        vec![
+            ("gen_ai.operation.name", V::S("execute_tool")),
+            ("input.value", V::S(input)),
+            ("gen_ai.tool.call.arguments", V::S(input)),
+            ("traceloop.entity.input", V::S(input)),
+            ("gen_ai.task.input", V::S(r#"{"inputs": "another"}"#)),
+            ("gen_ai.tool.call.result", V::S(output)),
+            ("traceloop.entity.output", V::S(output)),
+            ("gen_ai.task.output", V::S(output)),
+            // Not an input source, though it holds the same text: kept.
+            ("tool.parameters", V::S(input)),
+        ],
+    );
+    assert_eq!(s.record.input.as_deref(), Some(input));
+    assert_eq!(s.record.output.as_deref(), Some(output));
+    let attributes = attributes_of(&s);
+    for copy in [
+        "input.value",
+        "gen_ai.tool.call.arguments",
+        "traceloop.entity.input",
+        "gen_ai.tool.call.result",
+        "traceloop.entity.output",
+        "gen_ai.task.output",
+    ] {
+        assert!(!attributes.contains_key(copy), "{copy} kept twice");
+    }
+    assert_eq!(
+        attributes["gen_ai.task.input"],
+        json!(r#"{"inputs": "another"}"#)
+    );
+    assert_eq!(attributes["tool.parameters"], json!(input));
+
+    // The same across an input and an output is no copy: an echo tool keeps both.
+    let s = normalize_one(
+        "echo",
+        vec![
+            ("input.value", V::S("hello")),
+            ("output.value", V::S("hello")),
+            ("traceloop.entity.output", V::S("hello")),
+        ],
+    );
+    assert_eq!(
+        (s.record.input.as_deref(), s.record.output.as_deref()),
+        (Some("hello"), Some("hello"))
+    );
+    assert!(!attributes_of(&s).contains_key("traceloop.entity.output"));
 }
 
 #[test]

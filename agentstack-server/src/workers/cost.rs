@@ -402,39 +402,51 @@ pub async fn run(
         }
         stats.spans += count as u64;
         let rows = Arc::new(priced(&batches, &pricing));
-        if rows.is_empty() {
-            continue;
+        if !rows.is_empty()
+            && let Some(new) = write(&store, &rows, &mut stats).await
+        {
+            add_to_budgets(&rows, &new, &mut budgets, &alerts, &mut stats);
         }
-        let Some(new) = write(&store, &rows, &mut stats).await else {
-            continue;
-        };
-        let mut raised = Vec::new();
-        for at in new {
-            let row = &rows[at];
-            let Some(femtos) = row.cost_femtos else {
-                continue;
-            };
-            let spend = Spend {
-                project: &row.project,
-                user: row.user_id.as_deref(),
-                session: row.session_id.as_deref(),
-                cost: Usd::from_femtos(femtos),
-                at_unix_nanos: row.end_unix_nanos,
-            };
-            for crossing in budgets.record(&spend) {
-                raised.push(budget_alert(&crossing, &row.trace_id, &row.span_id));
-            }
-        }
-        if !raised.is_empty() {
-            stats.budget_alerts += raised.len() as u64;
-            if !alerts.raise(raised) {
-                eprintln!(
-                    "agentstack serve: cost: the alert queue is full; a budget alert was dropped"
-                );
-            }
-        }
+        // Priced and stored (or counted as failed), crossings raised: a durable bus may forget
+        // these batches.
+        subscription.ack().await;
     }
     stats
+}
+
+/// Adds the new rows' costs to the budgets and raises the crossings.
+fn add_to_budgets(
+    rows: &[SpanCostRecord],
+    new: &[usize],
+    budgets: &mut BudgetTracker,
+    alerts: &AlertSink,
+    stats: &mut CostStats,
+) {
+    let mut raised = Vec::new();
+    for &at in new {
+        let row = &rows[at];
+        let Some(femtos) = row.cost_femtos else {
+            continue;
+        };
+        let spend = Spend {
+            project: &row.project,
+            user: row.user_id.as_deref(),
+            session: row.session_id.as_deref(),
+            cost: Usd::from_femtos(femtos),
+            at_unix_nanos: row.end_unix_nanos,
+        };
+        for crossing in budgets.record(&spend) {
+            raised.push(budget_alert(&crossing, &row.trace_id, &row.span_id));
+        }
+    }
+    if !raised.is_empty() {
+        stats.budget_alerts += raised.len() as u64;
+        if !alerts.raise(raised) {
+            eprintln!(
+                "agentstack serve: cost: the alert queue is full; a budget alert was dropped"
+            );
+        }
+    }
 }
 
 fn priced(batches: &[Arc<SpanBatch>], pricing: &ProjectPricing) -> Vec<SpanCostRecord> {

@@ -84,6 +84,8 @@ pub async fn run(
                 .await;
             }
         }
+        // Stored (or counted as failed after every retry): a durable bus may forget them.
+        subscription.ack().await;
     }
     stats
 }

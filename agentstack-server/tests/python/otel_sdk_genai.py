@@ -1,13 +1,20 @@
 """Spans made with the plain OpenTelemetry Python SDK, in the GenAI semantic conventions.
 
 An agent span with a chat span and a failing tool span under it, exported by the official
-OTLP/HTTP protobuf exporter, configured only through OTEL_* variables (the test sets
+OTLP/HTTP protobuf exporter (or, with OTEL_EXPORTER_OTLP_PROTOCOL=grpc, the OTLP/gRPC one), configured only through OTEL_* variables (the test sets
 OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_COMPRESSION=gzip). Used by
 agentstack-server/tests/python_clients.rs.
 """
 
+import os
+
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+# OTEL_EXPORTER_OTLP_PROTOCOL picks the official exporter: OTLP/HTTP protobuf or OTLP/gRPC.
+if os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") == "grpc":
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+else:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
