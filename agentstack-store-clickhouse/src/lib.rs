@@ -70,8 +70,8 @@ pub mod sql_text {
     }
 
     /// The partition listing of retention.
-    pub fn partitions(database: &str, table: &str) -> String {
-        crate::retention::partitions_statement(database, table).render()
+    pub fn partitions(table: &str) -> String {
+        crate::retention::partitions_statement(table).render()
     }
 
     /// The statements that move one day to the archive.

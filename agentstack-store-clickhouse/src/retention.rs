@@ -33,14 +33,13 @@ struct PartitionRow {
 }
 
 /// The active partitions of `table`, oldest first.
-pub(crate) fn partitions_statement(database: &str, table: &str) -> Statement {
+/// (Of the store's database: `currentDatabase()`, the client's.)
+pub(crate) fn partitions_statement(table: &str) -> Statement {
     let mut sql = Statement::new(
         "SELECT DISTINCT partition, toInt64(toUInt16(toDate(partition))) AS day FROM system.parts \
-         WHERE active AND ",
+         WHERE active AND database = currentDatabase() AND ",
     );
-    sql.bind("database = ?", database)
-        .bind(" AND table = ?", table)
-        .push(" ORDER BY day");
+    sql.bind("table = ?", table).push(" ORDER BY day");
     sql
 }
 
@@ -66,7 +65,7 @@ fn cutoff(now_unix_nanos: i64, days: u32) -> i64 {
 impl ClickHouseStore {
     /// The daily partitions of `table` (`spans` or `spans_archive`), oldest first.
     pub async fn partitions(&self, table: &str) -> Result<Vec<PartitionDay>, ClickHouseStoreError> {
-        let rows: Vec<PartitionRow> = partitions_statement(self.database(), table)
+        let rows: Vec<PartitionRow> = partitions_statement(table)
             .query(self.client())
             .fetch_all()
             .await
