@@ -43,6 +43,9 @@ pub(crate) fn partitions_statement(table: &str) -> Statement {
     sql
 }
 
+/// How many spans `spans_archive` holds, each once.
+pub(crate) const ARCHIVED_SPAN_COUNT: &str = "SELECT toInt64(count()) FROM spans_archive FINAL";
+
 /// Attaches the partition `partition` of `spans` to `spans_archive` (same structure and key).
 pub(crate) fn archive_partition_statement(partition: &str) -> Statement {
     let mut sql = Statement::new("ALTER TABLE spans_archive ATTACH PARTITION ");
@@ -77,6 +80,21 @@ impl ClickHouseStore {
                 day: row.day,
             })
             .collect())
+    }
+
+    /// How many spans `spans_archive` holds (a span archived twice counts once).
+    pub async fn archived_span_count(&self) -> Result<i64, ClickHouseStoreError> {
+        #[derive(clickhouse::Row, serde::Deserialize)]
+        struct CountRow {
+            count: i64,
+        }
+        let row: CountRow = self
+            .client()
+            .query(ARCHIVED_SPAN_COUNT)
+            .fetch_one()
+            .await
+            .map_err(|source| self.error("counting archived spans", source))?;
+        Ok(row.count)
     }
 
     /// Moves every day of `spans` older than `days` days (the hot window) to `spans_archive`;

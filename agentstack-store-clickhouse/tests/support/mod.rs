@@ -105,22 +105,15 @@ impl ClickHouseServer {
 
 impl Drop for ClickHouseServer {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.pid.to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(20);
+        // A throwaway server on a temporary directory: killed outright (a graceful stop of 18.16
+        // waits about 15 s for its HTTP connections), then its directory goes with `dir`.
+        let _ = Command::new("kill")
+            .args(["-9", &self.pid.to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // The script's shell has exited, so the server was reparented and init reaps it.
         while Path::new(&format!("/proc/{}", self.pid)).exists() && Instant::now() < deadline {
-            // A zombie of ours would stay in /proc; the server was started by the script's shell,
-            // which has exited, so it is reparented and reaped by init.
-            if std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
-                .is_ok_and(|stat| stat.contains(") Z "))
-            {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if Path::new(&format!("/proc/{}", self.pid)).exists() {
-            let _ = Command::new("kill")
-                .args(["-9", &self.pid.to_string()])
-                .status();
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
