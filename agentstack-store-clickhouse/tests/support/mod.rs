@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use agentstack_exporter_sqlite::store::{TracePage, TraceQuery};
+use agentstack_exporter_sqlite::store::{TraceFilter, TracePage, TraceQuery};
 use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, SqliteSpanStore};
 use agentstack_store_clickhouse::ClickHouseStore;
 
@@ -342,4 +342,278 @@ pub fn numbers(page: &TracePage) -> Vec<u128> {
         .iter()
         .map(|trace| u128::from_str_radix(&trace.trace_id, 16).expect("hex trace id"))
         .collect()
+}
+
+/// A query of the default project with at most 100 traces.
+pub fn in_default(query: TraceQuery) -> TraceQuery {
+    in_project(Some("default"), query)
+}
+
+pub fn in_project(project: Option<&str>, mut query: TraceQuery) -> TraceQuery {
+    query.filter.project = project.map(str::to_string);
+    query.filter.limit = 100;
+    query
+}
+
+pub fn filter(filter: TraceFilter) -> TraceQuery {
+    TraceQuery {
+        filter,
+        ..TraceQuery::default()
+    }
+}
+
+/// Every query of the suite, named, with the traces it must list (newest first).
+pub fn queries() -> Vec<(&'static str, TraceQuery, Vec<u128>)> {
+    let all_default = vec![12, 11, 10, 9, 8, 7, 6, 4, 3, 2, 1, P, 13];
+    let some = |text: &str| Some(text.to_string());
+    vec![
+        (
+            "default project",
+            in_default(TraceQuery::default()),
+            all_default.clone(),
+        ),
+        (
+            "every project",
+            in_project(None, TraceQuery::default()),
+            vec![12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, P, 13],
+        ),
+        (
+            "other project",
+            in_project(Some("other"), TraceQuery::default()),
+            vec![6, 5],
+        ),
+        (
+            "service chat (a child's)",
+            in_default(TraceQuery {
+                service_name: some("chat"),
+                ..TraceQuery::default()
+            }),
+            vec![1],
+        ),
+        (
+            "service tools",
+            in_default(TraceQuery {
+                service_name: some("tools"),
+                ..TraceQuery::default()
+            }),
+            vec![2],
+        ),
+        (
+            "root name contains, any case",
+            in_default(filter(TraceFilter {
+                name_contains: some("SUPPORT"),
+                ..TraceFilter::default()
+            })),
+            vec![1],
+        ),
+        (
+            "root name of a late root",
+            in_default(filter(TraceFilter {
+                name_contains: some("root"),
+                ..TraceFilter::default()
+            })),
+            vec![3],
+        ),
+        (
+            "root name of a trace without root: its earliest span",
+            in_default(filter(TraceFilter {
+                name_contains: some("orphan"),
+                ..TraceFilter::default()
+            })),
+            vec![4],
+        ),
+        (
+            "status error",
+            in_default(filter(TraceFilter {
+                status: Some(SpanStatus::Error),
+                ..TraceFilter::default()
+            })),
+            vec![2],
+        ),
+        (
+            "status ok",
+            in_default(filter(TraceFilter {
+                status: Some(SpanStatus::Ok),
+                ..TraceFilter::default()
+            })),
+            vec![12, 11, 10, 9, 8, 7, 6, 4, 3, 1, P, 13],
+        ),
+        (
+            "kind llm",
+            in_default(TraceQuery {
+                kind: some("llm"),
+                ..TraceQuery::default()
+            }),
+            vec![1],
+        ),
+        (
+            "kind tool",
+            in_default(TraceQuery {
+                kind: some("tool"),
+                ..TraceQuery::default()
+            }),
+            vec![2],
+        ),
+        (
+            "model in default",
+            in_default(TraceQuery {
+                model: some("gpt-4o"),
+                ..TraceQuery::default()
+            }),
+            vec![1],
+        ),
+        (
+            "model in every project",
+            in_project(
+                None,
+                TraceQuery {
+                    model: some("gpt-4o"),
+                    ..TraceQuery::default()
+                },
+            ),
+            vec![5, 1],
+        ),
+        (
+            "session in every project",
+            in_project(
+                None,
+                filter(TraceFilter {
+                    session_id: some("s1"),
+                    ..TraceFilter::default()
+                }),
+            ),
+            vec![5, 1],
+        ),
+        (
+            "session of a child",
+            in_default(filter(TraceFilter {
+                session_id: some("s2"),
+                ..TraceFilter::default()
+            })),
+            vec![4],
+        ),
+        (
+            "user u1",
+            in_default(TraceQuery {
+                user_id: some("u1"),
+                ..TraceQuery::default()
+            }),
+            vec![1],
+        ),
+        (
+            "user of a later span",
+            in_default(TraceQuery {
+                user_id: some("u2"),
+                ..TraceQuery::default()
+            }),
+            vec![4],
+        ),
+        (
+            "min duration",
+            in_default(TraceQuery {
+                min_duration_nanos: Some(19 * S),
+                ..TraceQuery::default()
+            }),
+            vec![3, 1],
+        ),
+        (
+            "min duration over two projects' spans",
+            in_project(
+                None,
+                TraceQuery {
+                    min_duration_nanos: Some(10 * S),
+                    ..TraceQuery::default()
+                },
+            ),
+            vec![6, 5, 3, 1, P],
+        ),
+        (
+            "text in input, any case",
+            in_default(TraceQuery {
+                text: some("REFUND"),
+                ..TraceQuery::default()
+            }),
+            vec![1],
+        ),
+        (
+            "text in output",
+            in_default(TraceQuery {
+                text: some("done"),
+                ..TraceQuery::default()
+            }),
+            vec![4, 1],
+        ),
+        (
+            "text with % and _ taken literally",
+            in_default(TraceQuery {
+                text: some("0% done_"),
+                ..TraceQuery::default()
+            }),
+            vec![1],
+        ),
+        (
+            "text matching nothing",
+            in_default(TraceQuery {
+                text: some("d%e"),
+                ..TraceQuery::default()
+            }),
+            vec![],
+        ),
+        (
+            "since",
+            in_default(filter(TraceFilter {
+                since_unix_nanos: Some(T0 + 400 * S),
+                ..TraceFilter::default()
+            })),
+            vec![12, 11, 10, 9, 8, 7],
+        ),
+        (
+            "until (exclusive)",
+            in_default(filter(TraceFilter {
+                until_unix_nanos: Some(T0 + 60 * S),
+                ..TraceFilter::default()
+            })),
+            vec![1, P, 13],
+        ),
+        (
+            "since and until",
+            in_default(filter(TraceFilter {
+                since_unix_nanos: Some(T0 + 60 * S),
+                until_unix_nanos: Some(T0 + 181 * S),
+                ..TraceFilter::default()
+            })),
+            vec![4, 3, 2],
+        ),
+        (
+            "since cuts a trace that started before",
+            in_default(filter(TraceFilter {
+                since_unix_nanos: Some(T0 + 121 * S),
+                until_unix_nanos: Some(T0 + 170 * S),
+                ..TraceFilter::default()
+            })),
+            vec![],
+        ),
+        (
+            "until at the start of time",
+            in_default(filter(TraceFilter {
+                until_unix_nanos: Some(i64::MIN),
+                ..TraceFilter::default()
+            })),
+            vec![],
+        ),
+        (
+            "several conditions at once",
+            in_default(TraceQuery {
+                filter: TraceFilter {
+                    session_id: some("s1"),
+                    status: Some(SpanStatus::Ok),
+                    ..TraceFilter::default()
+                },
+                model: some("gpt-4o"),
+                text: some("please"),
+                ..TraceQuery::default()
+            }),
+            vec![1],
+        ),
+    ]
 }
