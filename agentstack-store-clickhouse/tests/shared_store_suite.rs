@@ -4,9 +4,12 @@
 
 mod support;
 
-use agentstack_exporter_sqlite::store::{TraceFilter, TraceQuery};
+use agentstack_exporter_sqlite::store::TraceQuery;
 use agentstack_exporter_sqlite::{SpanStatus, SqliteSpanStore};
-use support::{ClickHouseServer, P, S, StoreUnderTest, T0, fixture, numbers, sid, span, tid};
+use support::{
+    ClickHouseServer, P, S, StoreUnderTest, T0, fixture, in_project, numbers, queries, sid, span,
+    tid,
+};
 
 /// Runs a case against each store: `case!(name)` makes `sqlite::name` and `clickhouse::name`.
 macro_rules! shared_cases {
