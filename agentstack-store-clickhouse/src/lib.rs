@@ -5,12 +5,14 @@
 //!
 //! - [`schema`]: the versioned migrations (`sql/*.sql`), safe when several processes migrate at once.
 //! - [`store`]: [`ClickHouseStore`]: connect, insert, trace list and detail, counts.
+//! - [`stats`]: counts, error rate, root latency percentiles and tokens per bucket of a window.
 //! - [`retention`]: moving daily partitions to `spans_archive` and dropping old ones whole.
 //! - [`error`]: [`ClickHouseStoreError`], which says what to do next.
 
 pub mod error;
 pub mod retention;
 pub mod schema;
+pub mod stats;
 pub mod store;
 
 mod rows;
@@ -67,6 +69,16 @@ pub mod sql_text {
     /// The span count.
     pub fn span_count() -> String {
         crate::store::SPAN_COUNT.to_string()
+    }
+
+    /// The four statements of `stats`, `None` when it sends none.
+    pub fn stats(window: &agentstack_exporter_sqlite::store::StatsWindow) -> Option<Vec<String>> {
+        Some(vec![
+            crate::stats::span_totals_statement(window)?.render(),
+            crate::stats::trace_totals_statement(window)?.render(),
+            crate::stats::root_latency_statement(window)?.render(),
+            crate::stats::token_buckets_statement(window)?.render(),
+        ])
     }
 
     /// The partition listing of retention.

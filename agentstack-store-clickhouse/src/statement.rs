@@ -75,6 +75,13 @@ impl Statement {
         self
     }
 
+    /// Appends `other`, text and values.
+    pub(crate) fn append(&mut self, other: Statement) -> &mut Statement {
+        self.sql.push_str(&other.sql);
+        self.args.extend(other.args);
+        self
+    }
+
     /// The query on `client`, values bound.
     pub(crate) fn query(&self, client: &Client) -> Query {
         self.args

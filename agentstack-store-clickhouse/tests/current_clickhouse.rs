@@ -9,7 +9,7 @@ use std::process::Command;
 
 use agentstack_exporter_sqlite::store::TraceQuery;
 use agentstack_store_clickhouse::sql_text;
-use support::{ClickHouseServer, P, S, T0, fixture, in_project, queries, tid};
+use support::{ClickHouseServer, P, S, T0, fixture, in_project, queries, stats_windows, tid};
 
 /// The tool that runs SQL on current ClickHouse: `AGENTSTACK_CLICKHOUSE_CURRENT`, else the
 /// project's shared tool.
@@ -52,6 +52,9 @@ fn script() -> Vec<String> {
         statements.push(sql_text::trace_prefix(project, "00000000"));
     }
     statements.push(sql_text::span_count());
+    for window in stats_windows() {
+        statements.extend(sql_text::stats(&window).into_iter().flatten());
+    }
     statements.push(sql_text::partitions("spans"));
     // The fixture's day before T0 (trace 13 and the prefixed trace) goes to the archive, then
     // is dropped from it.

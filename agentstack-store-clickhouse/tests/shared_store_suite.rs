@@ -7,8 +7,8 @@ mod support;
 use agentstack_exporter_sqlite::store::TraceQuery;
 use agentstack_exporter_sqlite::{SpanStatus, SqliteSpanStore};
 use support::{
-    ClickHouseServer, P, S, StoreUnderTest, T0, fixture, in_project, numbers, queries, sid, span,
-    tid,
+    ClickHouseServer, DAY, P, S, StoreUnderTest, T0, fixture, in_project, numbers, queries, sid,
+    span, stats_windows, tid,
 };
 
 /// Runs a case against each store: `case!(name)` makes `sqlite::name` and `clickhouse::name`.
@@ -44,6 +44,7 @@ shared_cases!(
     projects_are_isolated,
     duplicate_delivery_is_shown_once_and_the_first_write_wins,
     a_malformed_span_refuses_its_whole_batch,
+    stats_count_spans_traces_latency_and_tokens,
 );
 
 async fn every_filter_lists_the_expected_traces(store: &impl StoreUnderTest) {
@@ -309,6 +310,50 @@ async fn a_malformed_span_refuses_its_whole_batch(store: &impl StoreUnderTest) {
     );
 }
 
+async fn stats_count_spans_traces_latency_and_tokens(store: &impl StoreUnderTest) {
+    store.insert(&fixture()).await;
+    store.insert(&fixture()).await;
+    let windows = stats_windows();
+    let stats = store.stats(&windows[0]).await;
+    assert_eq!(
+        (stats.span_count, stats.trace_count),
+        (18, 13),
+        "{}",
+        store.name()
+    );
+    assert_eq!((stats.error_span_count, stats.error_trace_count), (1, 1));
+    assert_eq!((stats.input_tokens, stats.output_tokens), (125, 30));
+    // Roots of the default project: 1, 1, 1, 2 (six times), 10, 19 and 30 s.
+    let latency = stats.root_latency.expect("root spans");
+    assert_eq!(
+        (latency.p50_nanos, latency.p95_nanos, latency.p99_nanos),
+        (2 * S, 30 * S, 30 * S),
+        "{}",
+        store.name()
+    );
+    let buckets: Vec<_> = stats
+        .buckets
+        .iter()
+        .map(|b| (b.start_unix_nanos, b.span_count, b.input_tokens))
+        .collect();
+    assert_eq!(
+        buckets,
+        [(T0 - DAY, 3, 0), (T0, 15, 125)],
+        "{}",
+        store.name()
+    );
+    let window = store.stats(&windows[3]).await;
+    assert_eq!(
+        (window.span_count, window.trace_count),
+        (6, 3),
+        "{}",
+        store.name()
+    );
+    let nothing = store.stats(&windows[6]).await;
+    assert_eq!((nothing.span_count, nothing.root_latency), (0, None));
+    assert!(nothing.buckets.is_empty());
+}
+
 /// Both stores, same spans: the same pages, page for page, for every query and its walk.
 #[tokio::test]
 async fn both_stores_answer_alike() {
@@ -347,4 +392,11 @@ async fn both_stores_answer_alike() {
         StoreUnderTest::span_count(&clickhouse).await,
         StoreUnderTest::span_count(&sqlite).await
     );
+    for window in stats_windows() {
+        assert_eq!(
+            StoreUnderTest::stats(&clickhouse, &window).await,
+            StoreUnderTest::stats(&sqlite, &window).await,
+            "{window:?}"
+        );
+    }
 }

@@ -10,7 +10,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use agentstack_exporter_sqlite::store::{TraceFilter, TracePage, TraceQuery};
+use agentstack_exporter_sqlite::store::{
+    SpanStats, StatsWindow, TraceFilter, TracePage, TraceQuery,
+};
 use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, SqliteSpanStore};
 use agentstack_store_clickhouse::ClickHouseStore;
 
@@ -130,6 +132,7 @@ pub trait StoreUnderTest {
     async fn span_count(&self) -> i64;
     /// Writes a batch that must be refused; the error's message.
     async fn insert_refused(&self, spans: &[SpanRecord]) -> String;
+    async fn stats(&self, window: &StatsWindow) -> SpanStats;
 }
 
 impl StoreUnderTest for SqliteSpanStore {
@@ -157,6 +160,9 @@ impl StoreUnderTest for SqliteSpanStore {
         self.insert_spans(spans)
             .expect_err("sqlite accepted a malformed batch")
             .to_string()
+    }
+    async fn stats(&self, window: &StatsWindow) -> SpanStats {
+        SqliteSpanStore::stats(self, window).expect("sqlite stats")
     }
 }
 
@@ -189,6 +195,11 @@ impl StoreUnderTest for ClickHouseStore {
             .await
             .expect_err("clickhouse accepted a malformed batch")
             .to_string()
+    }
+    async fn stats(&self, window: &StatsWindow) -> SpanStats {
+        ClickHouseStore::stats(self, window)
+            .await
+            .expect("clickhouse stats")
     }
 }
 
@@ -615,5 +626,35 @@ pub fn queries() -> Vec<(&'static str, TraceQuery, Vec<u128>)> {
             }),
             vec![1],
         ),
+    ]
+}
+
+/// A day in nanoseconds.
+pub const DAY: i64 = 86_400 * S;
+
+/// The stats windows of the suite.
+pub fn stats_windows() -> Vec<StatsWindow> {
+    let window =
+        |project: Option<&str>, since: Option<i64>, until: Option<i64>, bucket: i64| StatsWindow {
+            project: project.map(str::to_string),
+            since_unix_nanos: since,
+            until_unix_nanos: until,
+            bucket_nanos: bucket,
+        };
+    vec![
+        window(Some("default"), None, None, DAY),
+        window(None, None, None, 60 * S),
+        window(Some("other"), None, None, 1),
+        window(
+            Some("default"),
+            Some(T0 + 60 * S),
+            Some(T0 + 300 * S),
+            10 * S,
+        ),
+        window(None, Some(T0), None, 0),
+        window(None, None, Some(T0), DAY),
+        window(None, None, Some(i64::MIN), DAY),
+        window(None, Some(i64::MIN), Some(i64::MAX), DAY),
+        window(Some("nobody"), None, None, DAY),
     ]
 }
