@@ -7,8 +7,10 @@
 //! - [`store`]: [`ClickHouseStore`]: connect, insert, trace list and detail, counts.
 //! - [`stats`]: counts, error rate, root latency percentiles and tokens per bucket of a window.
 //! - [`retention`]: moving daily partitions to `spans_archive` and dropping old ones whole.
+//! - [`alerts`]: security and budget alerts, stored once per dedup key.
 //! - [`error`]: [`ClickHouseStoreError`], which says what to do next.
 
+pub mod alerts;
 pub mod error;
 pub mod retention;
 pub mod schema;
@@ -64,6 +66,11 @@ pub mod sql_text {
     /// The span query of `trace_in_project`.
     pub fn trace_spans(project: Option<&str>, trace_id: &str) -> String {
         crate::store::trace_spans_statement(project, trace_id).render()
+    }
+
+    /// The lookup of stored alert keys of `insert_alerts`.
+    pub fn stored_alert_keys(projects: Vec<String>, keys: Vec<String>) -> String {
+        crate::alerts::stored_keys_statement(projects, keys).render()
     }
 
     /// The span count.

@@ -13,6 +13,8 @@ pub(crate) enum Arg {
     Int(i64),
     UInt(u64),
     Null(Option<()>),
+    /// An `Array(String)` literal.
+    Texts(Vec<String>),
 }
 
 impl From<&str> for Arg {
@@ -36,6 +38,12 @@ impl From<i64> for Arg {
 impl From<u64> for Arg {
     fn from(value: u64) -> Arg {
         Arg::UInt(value)
+    }
+}
+
+impl From<Vec<String>> for Arg {
+    fn from(texts: Vec<String>) -> Arg {
+        Arg::Texts(texts)
     }
 }
 
@@ -106,10 +114,11 @@ mod tests {
             .bind("a = ?", "it's")
             .bind(" AND b = ?", 7i64)
             .bind(" AND c = ?", Option::<String>::None)
-            .bind(" AND d = ?", u64::MAX);
+            .bind(" AND d = ?", u64::MAX)
+            .bind(" AND has(?, e)", vec!["a".to_string(), "b'".to_string()]);
         assert_eq!(
             statement.render(),
-            "SELECT 1 WHERE a = 'it\\'s' AND b = 7 AND c = NULL AND d = 18446744073709551615"
+            "SELECT 1 WHERE a = 'it\\'s' AND b = 7 AND c = NULL AND d = 18446744073709551615 AND has(['a','b\\''], e)"
         );
     }
 }

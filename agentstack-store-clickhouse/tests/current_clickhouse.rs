@@ -51,6 +51,17 @@ fn script() -> Vec<String> {
         statements.push(sql_text::trace_prefix(project, "abcdef01"));
         statements.push(sql_text::trace_prefix(project, "00000000"));
     }
+    for project in [None, Some("default")] {
+        for wanted in [true, false] {
+            let mut query = in_project(project, TraceQuery::default());
+            query.has_alerts = Some(wanted);
+            statements.extend(sql_text::trace_page(&query));
+        }
+    }
+    statements.push(sql_text::stored_alert_keys(
+        vec!["default".into(), "other".into()],
+        vec!["a1".into(), "it's".into()],
+    ));
     statements.push(sql_text::span_count());
     for window in stats_windows() {
         statements.extend(sql_text::stats(&window).into_iter().flatten());

@@ -7,8 +7,8 @@ mod support;
 use agentstack_exporter_sqlite::store::TraceQuery;
 use agentstack_exporter_sqlite::{SpanStatus, SqliteSpanStore};
 use support::{
-    ClickHouseServer, DAY, P, S, StoreUnderTest, T0, fixture, in_project, numbers, queries, sid,
-    span, stats_windows, tid,
+    ClickHouseServer, DAY, P, S, StoreUnderTest, T0, alert, fixture, in_project, numbers, queries,
+    sid, span, stats_windows, tid,
 };
 
 /// Runs a case against each store: `case!(name)` makes `sqlite::name` and `clickhouse::name`.
@@ -45,6 +45,7 @@ shared_cases!(
     duplicate_delivery_is_shown_once_and_the_first_write_wins,
     a_malformed_span_refuses_its_whole_batch,
     stats_count_spans_traces_latency_and_tokens,
+    alerts_are_stored_once_and_select_traces,
 );
 
 async fn every_filter_lists_the_expected_traces(store: &impl StoreUnderTest) {
@@ -352,6 +353,55 @@ async fn stats_count_spans_traces_latency_and_tokens(store: &impl StoreUnderTest
     let nothing = store.stats(&windows[6]).await;
     assert_eq!((nothing.span_count, nothing.root_latency), (0, None));
     assert!(nothing.buckets.is_empty());
+}
+
+async fn alerts_are_stored_once_and_select_traces(store: &impl StoreUnderTest) {
+    store.insert(&fixture()).await;
+    let alerts = [
+        alert("default", "a1", Some(2)),
+        alert("default", "a2", Some(3)),
+        alert("other", "a3", Some(5)),
+        alert("default", "budget", None),
+        alert("default", "a1", Some(2)),
+    ];
+    assert_eq!(
+        store.insert_alerts(&alerts).await,
+        ["a1", "a2", "a3", "budget"],
+        "{}",
+        store.name()
+    );
+    let again = [
+        alert("default", "a2", Some(3)),
+        alert("other", "a5", Some(6)),
+        alert("other", "a1", Some(6)),
+    ];
+    assert_eq!(
+        store.insert_alerts(&again).await,
+        ["a5", "a1"],
+        "{}: keys are per project",
+        store.name()
+    );
+    let with = |project: Option<&str>, wanted: bool| {
+        let mut query = in_project(project, TraceQuery::default());
+        query.has_alerts = Some(wanted);
+        query
+    };
+    for (query, expected) in [
+        (with(Some("default"), true), vec![3, 2]),
+        (with(Some("other"), true), vec![6, 5]),
+        (with(None, true), vec![6, 5, 3, 2]),
+        (
+            with(Some("default"), false),
+            vec![12, 11, 10, 9, 8, 7, 6, 4, 1, P, 13],
+        ),
+    ] {
+        assert_eq!(
+            numbers(&store.page(&query).await),
+            expected,
+            "{}: {query:?}",
+            store.name()
+        );
+    }
 }
 
 /// Both stores, same spans: the same pages, page for page, for every query and its walk.

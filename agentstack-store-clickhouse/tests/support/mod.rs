@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use agentstack_exporter_sqlite::store::{
-    SpanStats, StatsWindow, TraceFilter, TracePage, TraceQuery,
+    AlertRecord, AlertSeverity, SpanStats, StatsWindow, TraceFilter, TracePage, TraceQuery,
 };
 use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, SqliteSpanStore};
 use agentstack_store_clickhouse::ClickHouseStore;
@@ -133,6 +133,8 @@ pub trait StoreUnderTest {
     /// Writes a batch that must be refused; the error's message.
     async fn insert_refused(&self, spans: &[SpanRecord]) -> String;
     async fn stats(&self, window: &StatsWindow) -> SpanStats;
+    /// Writes alerts; the dedup keys of those that were new.
+    async fn insert_alerts(&self, alerts: &[AlertRecord]) -> Vec<String>;
 }
 
 impl StoreUnderTest for SqliteSpanStore {
@@ -163,6 +165,10 @@ impl StoreUnderTest for SqliteSpanStore {
     }
     async fn stats(&self, window: &StatsWindow) -> SpanStats {
         SqliteSpanStore::stats(self, window).expect("sqlite stats")
+    }
+    async fn insert_alerts(&self, alerts: &[AlertRecord]) -> Vec<String> {
+        let new = SqliteSpanStore::insert_alerts(self, alerts).expect("sqlite insert_alerts");
+        new.into_iter().map(|alert| alert.dedup_key).collect()
     }
 }
 
@@ -200,6 +206,12 @@ impl StoreUnderTest for ClickHouseStore {
         ClickHouseStore::stats(self, window)
             .await
             .expect("clickhouse stats")
+    }
+    async fn insert_alerts(&self, alerts: &[AlertRecord]) -> Vec<String> {
+        let new = ClickHouseStore::insert_alerts(self, alerts)
+            .await
+            .expect("clickhouse insert_alerts");
+        new.into_iter().map(|alert| alert.dedup_key).collect()
     }
 }
 
@@ -657,4 +669,21 @@ pub fn stats_windows() -> Vec<StatsWindow> {
         window(None, Some(i64::MIN), Some(i64::MAX), DAY),
         window(Some("nobody"), None, None, DAY),
     ]
+}
+
+/// An alert of `project` on fixture trace `trace` (`None`: a budget alert, on no trace).
+pub fn alert(project: &str, key: &str, trace: Option<u128>) -> AlertRecord {
+    AlertRecord {
+        id: 0,
+        project: project.to_string(),
+        dedup_key: key.to_string(),
+        trace_id: trace.map(tid),
+        span_id: None,
+        detector: "prompt_injection".to_string(),
+        title: format!("alert {key}"),
+        evidence: "[]".to_string(),
+        score: 80,
+        severity: AlertSeverity::High,
+        time_unix_nanos: T0,
+    }
 }
