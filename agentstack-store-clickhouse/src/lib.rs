@@ -58,6 +58,21 @@ pub mod sql_text {
             .map(|statement| statement.render())
     }
 
+    /// The first query of `trace_page` (the newest span start) and its list over the candidate
+    /// window from `lower`; `None` when it sends none.
+    pub fn trace_page_window(query: &TraceQuery, lower: i64) -> Option<Vec<String>> {
+        let bounds = crate::store::trace_list_bounds(query)?;
+        Some(vec![
+            crate::store::newest_start_statement(query, bounds).render(),
+            crate::store::trace_list_statement_within(
+                query,
+                query.filter.effective_limit() + 1,
+                bounds.narrowed(lower),
+            )
+            .render(),
+        ])
+    }
+
     /// The prefix lookup of `trace_in_project`.
     pub fn trace_prefix(project: Option<&str>, prefix: &str) -> String {
         crate::store::trace_prefix_statement(project, prefix).render()

@@ -304,15 +304,49 @@ impl ClickHouseStore {
         Ok(TracePage { traces, next })
     }
 
+    /// The trace list, newest first, at most `limit`. Like the SQLite store's scan that stops
+    /// as soon as no unseen trace can be newer, it first looks only at the traces with a span in
+    /// the last hour before the newest span (then day, week): when `limit` of them started in
+    /// that window, no trace outside it can rank before them, so the answer is exact; else the
+    /// window widens, up to the whole range.
     async fn list_traces(
         &self,
         query: &TraceQuery,
         limit: usize,
     ) -> Result<Vec<TraceSummary>, ClickHouseStoreError> {
-        let Some(statement) = trace_list_statement(query, limit) else {
+        let Some(bounds) = trace_list_bounds(query) else {
             return Ok(Vec::new());
         };
-        let rows: Vec<SummaryRow> = statement
+        let newest: NewestRow = newest_start_statement(query, bounds)
+            .query(&self.client)
+            .fetch_one()
+            .await
+            .map_err(|source| self.error("finding the newest span", source))?;
+        if newest.spans == 0 {
+            return Ok(Vec::new());
+        }
+        for width in CANDIDATE_WINDOWS {
+            let lower = newest.start.saturating_sub(width);
+            if lower <= bounds.earliest_start {
+                break;
+            }
+            let traces = self
+                .fetch_trace_list(query, limit, bounds.narrowed(lower))
+                .await?;
+            if traces.len() == limit && traces.last().is_some_and(|t| t.start_unix_nanos >= lower) {
+                return Ok(traces);
+            }
+        }
+        self.fetch_trace_list(query, limit, bounds).await
+    }
+
+    async fn fetch_trace_list(
+        &self,
+        query: &TraceQuery,
+        limit: usize,
+        bounds: ListBounds,
+    ) -> Result<Vec<TraceSummary>, ClickHouseStoreError> {
+        let rows: Vec<SummaryRow> = trace_list_statement_within(query, limit, bounds)
             .query(&self.client)
             .fetch_all()
             .await
@@ -458,6 +492,41 @@ fn span_rows(
 /// then summarized over all its spans of the project (`FINAL`: each span once), and the
 /// conditions on the whole trace, on any of its spans and on the cursor are `HAVING` clauses.
 pub(crate) fn trace_list_statement(query: &TraceQuery, limit: usize) -> Option<Statement> {
+    Some(trace_list_statement_within(
+        query,
+        limit,
+        trace_list_bounds(query)?,
+    ))
+}
+
+/// The widths of the candidate windows of the trace list, narrowest first.
+const CANDIDATE_WINDOWS: [i64; 3] = [
+    3_600 * NANOS_PER_SECOND,
+    86_400 * NANOS_PER_SECOND,
+    7 * 86_400 * NANOS_PER_SECOND,
+];
+
+/// The starts of the spans that can make a trace of a list: a trace that passes starts in
+/// `[earliest_start, latest_start]`, so its earliest span does.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ListBounds {
+    earliest_start: i64,
+    latest_start: i64,
+}
+
+impl ListBounds {
+    /// Only spans at or after `lower` (a candidate window).
+    pub(crate) fn narrowed(self, lower: i64) -> ListBounds {
+        ListBounds {
+            earliest_start: self.earliest_start.max(lower),
+            ..self
+        }
+    }
+}
+
+/// The bounds of `query`'s list; `None` when no trace can pass (an `until` at the very start
+/// of time, a cursor before 1970).
+pub(crate) fn trace_list_bounds(query: &TraceQuery) -> Option<ListBounds> {
     let filter = &query.filter;
     // Traces start before `until` (exclusive) and no later than the cursor's start.
     let mut latest_start = match filter.until_unix_nanos {
@@ -471,6 +540,41 @@ pub(crate) fn trace_list_statement(query: &TraceQuery, limit: usize) -> Option<S
         return None;
     }
     let earliest_start = filter.since_unix_nanos.unwrap_or(0).max(0);
+    Some(ListBounds {
+        earliest_start,
+        latest_start,
+    })
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct NewestRow {
+    start: i64,
+    spans: i64,
+}
+
+/// The latest span start within `bounds` in the project of `query`, and whether there is one.
+pub(crate) fn newest_start_statement(query: &TraceQuery, bounds: ListBounds) -> Statement {
+    let mut sql =
+        Statement::new("SELECT toInt64(max(start_unix_nanos)), toInt64(count()) FROM spans WHERE ");
+    if let Some(project) = &query.filter.project {
+        sql.bind("project = ? AND ", project.as_str());
+    }
+    sql.bind("start_unix_nanos >= ?", bounds.earliest_start as u64)
+        .bind(" AND start_unix_nanos <= ?", bounds.latest_start as u64);
+    sql
+}
+
+/// [`trace_list_statement`] over the candidate traces with a span within `bounds`.
+pub(crate) fn trace_list_statement_within(
+    query: &TraceQuery,
+    limit: usize,
+    bounds: ListBounds,
+) -> Statement {
+    let filter = &query.filter;
+    let ListBounds {
+        earliest_start,
+        latest_start,
+    } = bounds;
     let project = filter.project.as_deref();
 
     let mut sql = Statement::new("SELECT ");
@@ -570,7 +674,7 @@ pub(crate) fn trace_list_statement(query: &TraceQuery, limit: usize) -> Option<S
         "\nORDER BY trace_start DESC, trace_id DESC\nLIMIT ?",
         limit as u64,
     );
-    Some(sql)
+    sql
 }
 
 /// The stored trace ids of `project` (`None`: all) that start with the hex prefix `prefix`, at

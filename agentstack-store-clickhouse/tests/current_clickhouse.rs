@@ -34,6 +34,11 @@ fn script() -> Vec<String> {
     statements.push(sql_text::insert_spans(&changed, 2_000).unwrap());
     for (_, query, _) in queries() {
         statements.extend(sql_text::trace_page(&query));
+        statements.extend(
+            sql_text::trace_page_window(&query, T0 + 200 * S)
+                .into_iter()
+                .flatten(),
+        );
         let mut small = query.clone();
         small.filter.limit = 2;
         statements.extend(sql_text::trace_page(&small));
