@@ -8,9 +8,11 @@
 //! - [`stats`]: counts, error rate, root latency percentiles and tokens per bucket of a window.
 //! - [`retention`]: moving daily partitions to `spans_archive` and dropping old ones whole.
 //! - [`alerts`]: security and budget alerts, stored once per dedup key.
+//! - [`cost`]: cost per project, model, agent and hour, summed by ClickHouse.
 //! - [`error`]: [`ClickHouseStoreError`], which says what to do next.
 
 pub mod alerts;
+pub mod cost;
 pub mod error;
 pub mod retention;
 pub mod schema;
@@ -21,6 +23,7 @@ mod rows;
 mod statement;
 mod trace_id;
 
+pub use cost::CostMetricRow;
 pub use error::ClickHouseStoreError;
 pub use retention::PartitionDay;
 pub use store::ClickHouseStore;
@@ -86,6 +89,11 @@ pub mod sql_text {
     /// The lookup of stored alert keys of `insert_alerts`.
     pub fn stored_alert_keys(projects: Vec<String>, keys: Vec<String>) -> String {
         crate::alerts::stored_keys_statement(projects, keys).render()
+    }
+
+    /// The cost read of `cost_metrics`.
+    pub fn cost_metrics(project: Option<&str>, since: u32, until: u32) -> String {
+        crate::cost::cost_metrics_statement(project, since, until).render()
     }
 
     /// The span count.

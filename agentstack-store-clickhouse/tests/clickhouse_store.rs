@@ -227,3 +227,90 @@ async fn retention_moves_then_drops_whole_days() {
     );
     assert_eq!(store.span_count().await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn cost_rows_of_one_key_add_up_before_and_after_their_merge() {
+    use agentstack_store_clickhouse::CostMetricRow;
+    let server = ClickHouseServer::start().await;
+    let store = server.store().await;
+    let hour = 1_795_132_800u32;
+    let row = |project: &str, model: &str, hour: u32, femto: i128, spans: u64| CostMetricRow {
+        project: project.into(),
+        model: model.into(),
+        agent: "support".into(),
+        hour_unix_seconds: hour,
+        cost_femto_usd: femto,
+        estimated_cost_femto_usd: femto / 2,
+        input_tokens: 100 * spans,
+        output_tokens: 10 * spans,
+        spans,
+        priced_spans: spans,
+        ..CostMetricRow::default()
+    };
+    // Far more than an i64 of femtodollars (9,223 USD): exact all the same.
+    let big = 5_000_000 * 1_000_000_000_000_000i128 + 1;
+    store
+        .insert_cost_metrics(&[
+            row("p", "gpt-4o", hour, big, 2),
+            row("p", "claude", hour, 7, 1),
+        ])
+        .await
+        .unwrap();
+    store
+        .insert_cost_metrics(&[
+            row("p", "gpt-4o", hour, big, 3),
+            row("q", "gpt-4o", hour, 1, 1),
+        ])
+        .await
+        .unwrap();
+    store
+        .insert_cost_metrics(&[row("p", "gpt-4o", hour + 3600, 1, 1)])
+        .await
+        .unwrap();
+    let expected = vec![
+        row("p", "claude", hour, 7, 1),
+        row("p", "gpt-4o", hour, 2 * big, 5),
+        row("p", "gpt-4o", hour + 3600, 1, 1),
+    ];
+    let mut summed_gpt = expected[1].clone();
+    summed_gpt.estimated_cost_femto_usd = 2 * (big / 2);
+    let expected = vec![expected[0].clone(), summed_gpt, expected[2].clone()];
+    assert_eq!(
+        store
+            .cost_metrics(Some("p"), hour, hour + 7200)
+            .await
+            .unwrap(),
+        expected
+    );
+    let client = clickhouse::Client::default()
+        .with_url(server.url())
+        .with_database(store.database());
+    client
+        .query("OPTIMIZE TABLE cost_metrics FINAL")
+        .execute()
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .cost_metrics(Some("p"), hour, hour + 7200)
+            .await
+            .unwrap(),
+        expected
+    );
+    assert_eq!(
+        store
+            .cost_metrics(None, hour, hour + 3600)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        store
+            .cost_metrics(Some("p"), hour + 3600, hour + 7200)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -67,6 +67,7 @@ fn script() -> Vec<String> {
         vec!["default".into(), "other".into()],
         vec!["a1".into(), "it's".into()],
     ));
+    statements.push(sql_text::cost_metrics(Some("p"), 0, u32::MAX));
     statements.push(sql_text::span_count());
     for window in stats_windows() {
         statements.extend(sql_text::stats(&window).into_iter().flatten());
