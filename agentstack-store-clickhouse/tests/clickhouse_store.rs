@@ -267,14 +267,13 @@ async fn cost_rows_of_one_key_add_up_before_and_after_their_merge() {
         .insert_cost_metrics(&[row("p", "gpt-4o", hour + 3600, 1, 1)])
         .await
         .unwrap();
+    let mut summed_gpt = row("p", "gpt-4o", hour, 2 * big, 5);
+    summed_gpt.estimated_cost_femto_usd = 2 * (big / 2);
     let expected = vec![
         row("p", "claude", hour, 7, 1),
-        row("p", "gpt-4o", hour, 2 * big, 5),
+        summed_gpt,
         row("p", "gpt-4o", hour + 3600, 1, 1),
     ];
-    let mut summed_gpt = expected[1].clone();
-    summed_gpt.estimated_cost_femto_usd = 2 * (big / 2);
-    let expected = vec![expected[0].clone(), summed_gpt, expected[2].clone()];
     assert_eq!(
         store
             .cost_metrics(Some("p"), hour, hour + 7200)
