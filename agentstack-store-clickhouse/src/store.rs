@@ -24,6 +24,8 @@ pub struct ClickHouseStore {
     client: Client,
     url: String,
     database: String,
+    /// User and password, for the client without a database that creates it.
+    credentials: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for ClickHouseStore {
@@ -131,7 +133,16 @@ impl ClickHouseStore {
             client,
             url: url.to_string(),
             database: database.to_string(),
+            credentials: None,
         })
+    }
+
+    /// The same store, authenticating as `user` with `password` (ClickHouse's `default` user
+    /// without a password otherwise). Call before [`migrate`](Self::migrate).
+    pub fn with_credentials(mut self, user: &str, password: &str) -> ClickHouseStore {
+        self.client = self.client.with_user(user).with_password(password);
+        self.credentials = Some((user.to_string(), password.to_string()));
+        self
     }
 
     /// The database.

@@ -313,3 +313,17 @@ async fn cost_rows_of_one_key_add_up_before_and_after_their_merge() {
         1
     );
 }
+
+#[tokio::test]
+async fn credentials_are_sent() {
+    let server = ClickHouseServer::start().await;
+    let default_user = ClickHouseStore::connect_unmigrated(&server.url(), "creds")
+        .unwrap()
+        .with_credentials("default", "");
+    default_user.migrate().await.unwrap();
+    let stranger = ClickHouseStore::connect_unmigrated(&server.url(), "creds")
+        .unwrap()
+        .with_credentials("nobody", "wrong");
+    let error = stranger.span_count().await.unwrap_err();
+    assert!(error.to_string().contains("nobody"), "{error}");
+}
