@@ -2,9 +2,9 @@
 //! the SQLite store writes them (a repeat, e.g. a span scanned again after a replay, is not new),
 //! and read by the trace list's `has_alerts` condition.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use agentstack_exporter_sqlite::store::{AlertRecord, AlertSeverity};
+use agentstack_exporter_sqlite::store::{AlertRecord, AlertSeverity, TraceAlerts};
 
 use crate::statement::Statement;
 use crate::store::now_unix_nanos;
@@ -42,7 +42,60 @@ pub(crate) fn stored_keys_statement(projects: Vec<String>, keys: Vec<String>) ->
     sql
 }
 
+/// The alert count and highest severity rank of each of `trace_ids` with alerts in `project`.
+pub(crate) fn trace_alerts_statement(project: &str, trace_ids: Vec<String>) -> Statement {
+    let mut sql = Statement::new(
+        "SELECT ifNull(trace_id, '') AS id, toInt64(count()), max(severity_rank) \
+         FROM security_alerts FINAL WHERE ",
+    );
+    sql.bind("project = ?", project)
+        .bind(" AND has(?, ifNull(trace_id, ''))", trace_ids)
+        .push(" GROUP BY id ORDER BY id");
+    sql
+}
+
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct TraceAlertsRow {
+    trace_id: String,
+    count: i64,
+    max_rank: u8,
+}
+
 impl ClickHouseStore {
+    /// The alert count and highest severity of each of `trace_ids` (of `project`) that has
+    /// alerts, as `SqliteSpanStore::trace_alerts` answers.
+    pub async fn trace_alerts(
+        &self,
+        project: &str,
+        trace_ids: &[&str],
+    ) -> Result<HashMap<String, TraceAlerts>, ClickHouseStoreError> {
+        if trace_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids = trace_ids.iter().map(|id| id.to_string()).collect();
+        let rows: Vec<TraceAlertsRow> = trace_alerts_statement(project, ids)
+            .query(self.client())
+            .fetch_all()
+            .await
+            .map_err(|source| self.error("summarizing alerts", source))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let max_severity = AlertSeverity::ALL
+                    .get(usize::from(row.max_rank))
+                    .copied()
+                    .unwrap_or(AlertSeverity::Low);
+                (
+                    row.trace_id,
+                    TraceAlerts {
+                        count: row.count,
+                        max_severity,
+                    },
+                )
+            })
+            .collect())
+    }
+
     /// Writes the alerts whose (project, dedup key) is not stored yet, in one insert, and returns
     /// them (the new ones, in the order given). Unlike the SQLite store there is no row id: `id`
     /// is returned as 0. Two processes writing the same new alert at the same moment may both

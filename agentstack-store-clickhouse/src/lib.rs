@@ -96,6 +96,16 @@ pub mod sql_text {
         crate::cost::cost_metrics_statement(project, since, until).render()
     }
 
+    /// The live tail's summaries of `trace_ids`.
+    pub fn traces_matching(query: &TraceQuery, trace_ids: &[String]) -> String {
+        crate::store::traces_matching_statement(query, trace_ids).render()
+    }
+
+    /// The alert summaries of `trace_ids`.
+    pub fn trace_alerts(project: &str, trace_ids: Vec<String>) -> String {
+        crate::alerts::trace_alerts_statement(project, trace_ids).render()
+    }
+
     /// The span count.
     pub fn span_count() -> String {
         crate::store::SPAN_COUNT.to_string()

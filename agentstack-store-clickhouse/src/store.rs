@@ -365,6 +365,29 @@ impl ClickHouseStore {
         Ok(rows.into_iter().map(SummaryRow::into_summary).collect())
     }
 
+    /// For the live tail: the summaries of `trace_ids` that pass every condition of `query` (its
+    /// cursor and limit aside), in the order given; ids with no span in the project are left
+    /// out, as `SqliteSpanStore::traces_matching` answers.
+    pub async fn traces_matching(
+        &self,
+        query: &TraceQuery,
+        trace_ids: &[String],
+    ) -> Result<Vec<TraceSummary>, ClickHouseStoreError> {
+        if trace_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<SummaryRow> = traces_matching_statement(query, trace_ids)
+            .query(&self.client)
+            .fetch_all()
+            .await
+            .map_err(|source| self.error("summarizing live traces", source))?;
+        let mut found: std::collections::HashMap<String, TraceSummary> = rows
+            .into_iter()
+            .map(|row| (row.trace_id.clone(), row.into_summary()))
+            .collect();
+        Ok(trace_ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
     /// All spans of one trace, of every project, ordered by start time then span id; empty if
     /// no span of it is stored. `trace_id` is the full id or a prefix of at least
     /// `MIN_TRACE_ID_PREFIX` hex characters (any case) that starts exactly one stored trace id.
@@ -581,6 +604,41 @@ pub(crate) fn trace_list_statement_within(
     limit: usize,
     bounds: ListBounds,
 ) -> Statement {
+    trace_list_statement_of(query, limit, bounds, Candidates::Window)
+}
+
+/// Which traces a trace list summarizes.
+pub(crate) enum Candidates<'a> {
+    /// Those with a span within the bounds.
+    Window,
+    /// These (the live tail's).
+    Ids(&'a [String]),
+}
+
+/// The summaries of `traces_matching`: those of `trace_ids` that pass `query` (cursor aside).
+pub(crate) fn traces_matching_statement(query: &TraceQuery, trace_ids: &[String]) -> Statement {
+    let query = TraceQuery {
+        before: None,
+        ..query.clone()
+    };
+    let all = ListBounds {
+        earliest_start: 0,
+        latest_start: i64::MAX,
+    };
+    trace_list_statement_of(
+        &query,
+        trace_ids.len().max(1),
+        all,
+        Candidates::Ids(trace_ids),
+    )
+}
+
+fn trace_list_statement_of(
+    query: &TraceQuery,
+    limit: usize,
+    bounds: ListBounds,
+    candidates: Candidates<'_>,
+) -> Statement {
     let filter = &query.filter;
     let ListBounds {
         earliest_start,
@@ -595,21 +653,29 @@ pub(crate) fn trace_list_statement_within(
     if let Some(project) = project {
         sql.bind("project = ? AND ", project);
     }
-    sql.push("trace_id IN (\n        SELECT trace_id FROM spans WHERE ");
-    if let Some(project) = project {
-        sql.bind("project = ? AND ", project);
+    match candidates {
+        Candidates::Window => {
+            sql.push("trace_id IN (\n        SELECT trace_id FROM spans WHERE ");
+            if let Some(project) = project {
+                sql.bind("project = ? AND ", project);
+            }
+            sql.bind("start_unix_nanos >= ?", earliest_start as u64)
+                .bind(" AND start_unix_nanos <= ?", latest_start as u64)
+                // The same window in whole seconds, on the partition key: only its days are read.
+                .bind(
+                    " AND start_time >= toDateTime(?)",
+                    (earliest_start / NANOS_PER_SECOND) as u64,
+                );
+            if let Ok(latest_second) = u32::try_from(latest_start / NANOS_PER_SECOND) {
+                sql.bind(" AND start_time <= toDateTime(?)", u64::from(latest_second));
+            }
+            sql.push(")");
+        }
+        Candidates::Ids(ids) => {
+            sql.bind("has(?, trace_id)", ids.to_vec());
+        }
     }
-    sql.bind("start_unix_nanos >= ?", earliest_start as u64)
-        .bind(" AND start_unix_nanos <= ?", latest_start as u64)
-        // The same window in whole seconds, on the partition key: only its days are read.
-        .bind(
-            " AND start_time >= toDateTime(?)",
-            (earliest_start / NANOS_PER_SECOND) as u64,
-        );
-    if let Ok(latest_second) = u32::try_from(latest_start / NANOS_PER_SECOND) {
-        sql.bind(" AND start_time <= toDateTime(?)", u64::from(latest_second));
-    }
-    sql.push("))\nGROUP BY trace_id\nHAVING 1");
+    sql.push(")\nGROUP BY trace_id\nHAVING 1");
     if let Some(since) = filter.since_unix_nanos {
         sql.bind(" AND trace_start >= ?", since);
     }

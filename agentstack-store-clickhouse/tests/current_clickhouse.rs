@@ -67,6 +67,11 @@ fn script() -> Vec<String> {
         vec!["default".into(), "other".into()],
         vec!["a1".into(), "it's".into()],
     ));
+    statements.push(sql_text::traces_matching(
+        &in_project(Some("default"), TraceQuery::default()),
+        &[tid(3), tid(1), tid(0x99)],
+    ));
+    statements.push(sql_text::trace_alerts("default", vec![tid(2), tid(3)]));
     statements.push(sql_text::cost_metrics(Some("p"), 0, u32::MAX));
     statements.push(sql_text::span_count());
     for window in stats_windows() {

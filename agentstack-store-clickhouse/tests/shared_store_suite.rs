@@ -46,6 +46,7 @@ shared_cases!(
     a_malformed_span_refuses_its_whole_batch,
     stats_count_spans_traces_latency_and_tokens,
     alerts_are_stored_once_and_select_traces,
+    the_live_tail_summarizes_the_ids_it_is_given,
 );
 
 async fn every_filter_lists_the_expected_traces(store: &impl StoreUnderTest) {
@@ -402,6 +403,47 @@ async fn alerts_are_stored_once_and_select_traces(store: &impl StoreUnderTest) {
             store.name()
         );
     }
+    let summary = store
+        .trace_alerts("default", &[&tid(2), &tid(3), &tid(1)])
+        .await;
+    assert_eq!(summary.len(), 2, "{}", store.name());
+    assert_eq!(summary[&tid(2)].count, 1);
+    let other = store.trace_alerts("other", &[&tid(6)]).await;
+    assert_eq!(
+        other[&tid(6)].count,
+        2,
+        "{}: a5 and a1 of project other",
+        store.name()
+    );
+}
+
+/// The ids the live tail hands over, in its order, with one unknown.
+fn live_ids() -> Vec<String> {
+    [3, 1, 0x99, 6, 5, 2].into_iter().map(tid).collect()
+}
+
+async fn the_live_tail_summarizes_the_ids_it_is_given(store: &impl StoreUnderTest) {
+    store.insert(&fixture()).await;
+    store.insert(&fixture()).await;
+    let mut query = in_project(Some("default"), TraceQuery::default());
+    // The cursor is ignored by the live tail.
+    query.before = Some(agentstack_exporter_sqlite::store::TraceCursor {
+        start_unix_nanos: 0,
+        trace_id: tid(0),
+    });
+    let got = store.matching(&query, &live_ids()).await;
+    let ids: Vec<&str> = got.iter().map(|t| t.trace_id.as_str()).collect();
+    assert_eq!(ids, [tid(3), tid(1), tid(6), tid(2)], "{}", store.name());
+    assert_eq!(
+        got[2].span_count,
+        1,
+        "{}: only the project's spans",
+        store.name()
+    );
+    query.filter.status = Some(SpanStatus::Error);
+    let errors = store.matching(&query, &live_ids()).await;
+    assert_eq!(errors.len(), 1, "{}", store.name());
+    assert_eq!(errors[0].trace_id, tid(2));
 }
 
 /// Both stores, same spans: the same pages, page for page, for every query and its walk.
@@ -442,6 +484,13 @@ async fn both_stores_answer_alike() {
         StoreUnderTest::span_count(&clickhouse).await,
         StoreUnderTest::span_count(&sqlite).await
     );
+    for (name, query, _) in queries() {
+        assert_eq!(
+            StoreUnderTest::matching(&clickhouse, &query, &live_ids()).await,
+            StoreUnderTest::matching(&sqlite, &query, &live_ids()).await,
+            "live tail: {name}"
+        );
+    }
     for window in stats_windows() {
         assert_eq!(
             StoreUnderTest::stats(&clickhouse, &window).await,

@@ -4,6 +4,7 @@
 
 #![allow(dead_code, async_fn_in_trait)]
 
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,7 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use agentstack_exporter_sqlite::store::{
-    AlertRecord, AlertSeverity, SpanStats, StatsWindow, TraceFilter, TracePage, TraceQuery,
+    AlertRecord, AlertSeverity, SpanStats, StatsWindow, TraceAlerts, TraceFilter, TracePage,
+    TraceQuery, TraceSummary,
 };
 use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, SqliteSpanStore};
 use agentstack_store_clickhouse::ClickHouseStore;
@@ -135,6 +137,9 @@ pub trait StoreUnderTest {
     async fn stats(&self, window: &StatsWindow) -> SpanStats;
     /// Writes alerts; the dedup keys of those that were new.
     async fn insert_alerts(&self, alerts: &[AlertRecord]) -> Vec<String>;
+    async fn matching(&self, query: &TraceQuery, trace_ids: &[String]) -> Vec<TraceSummary>;
+    async fn trace_alerts(&self, project: &str, trace_ids: &[&str])
+    -> HashMap<String, TraceAlerts>;
 }
 
 impl StoreUnderTest for SqliteSpanStore {
@@ -169,6 +174,17 @@ impl StoreUnderTest for SqliteSpanStore {
     async fn insert_alerts(&self, alerts: &[AlertRecord]) -> Vec<String> {
         let new = SqliteSpanStore::insert_alerts(self, alerts).expect("sqlite insert_alerts");
         new.into_iter().map(|alert| alert.dedup_key).collect()
+    }
+    async fn matching(&self, query: &TraceQuery, trace_ids: &[String]) -> Vec<TraceSummary> {
+        self.traces_matching(query, trace_ids)
+            .expect("sqlite traces_matching")
+    }
+    async fn trace_alerts(
+        &self,
+        project: &str,
+        trace_ids: &[&str],
+    ) -> HashMap<String, TraceAlerts> {
+        SqliteSpanStore::trace_alerts(self, project, trace_ids).expect("sqlite trace_alerts")
     }
 }
 
@@ -212,6 +228,20 @@ impl StoreUnderTest for ClickHouseStore {
             .await
             .expect("clickhouse insert_alerts");
         new.into_iter().map(|alert| alert.dedup_key).collect()
+    }
+    async fn matching(&self, query: &TraceQuery, trace_ids: &[String]) -> Vec<TraceSummary> {
+        self.traces_matching(query, trace_ids)
+            .await
+            .expect("clickhouse traces_matching")
+    }
+    async fn trace_alerts(
+        &self,
+        project: &str,
+        trace_ids: &[&str],
+    ) -> HashMap<String, TraceAlerts> {
+        ClickHouseStore::trace_alerts(self, project, trace_ids)
+            .await
+            .expect("clickhouse trace_alerts")
     }
 }
 
