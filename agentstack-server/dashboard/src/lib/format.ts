@@ -43,3 +43,8 @@ export function relativeTime(nanos: number, now = Date.now()): string {
 export function shortId(id: string, n = 12): string {
   return id.length > n ? id.slice(0, n) : id;
 }
+
+/** "1 error", "2 errors". */
+export function plural(n: number, word: string): string {
+  return `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`;
+}

@@ -51,6 +51,14 @@ describe("chat message detection", () => {
     expect(m).toEqual([{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }]);
   });
 
+  it("recognises LangChain tuples and the collector's reassembled OpenInference tool calls", () => {
+    expect(detectMessages({ messages: [["user", "What is the capital of Portugal?"]] })).toEqual([{ role: "user", content: "What is the capital of Portugal?" }]);
+    expect(detectMessages([["system", "s"], ["human", "h"], ["ai", "a"]])?.map((m) => m.role)).toEqual(["system", "user", "assistant"]);
+    const m = detectMessages([{ role: "assistant", tool_calls: [{ tool_call: { function: { arguments: '{"country":"Portugal"}', name: "lookup_capital" } } }] }]);
+    expect(m?.[0].toolCalls?.[0].name).toBe("lookup_capital");
+    expect(m?.[0].toolCalls?.[0].arguments).toContain('"country": "Portugal"');
+  });
+
   it("does not mistake ordinary JSON for a conversation", () => {
     expect(detectMessages({ question: "Do I need an umbrella today?" })).toBeNull();
     expect(detectMessages("Take an umbrella.")).toBeNull();
@@ -58,6 +66,7 @@ describe("chat message detection", () => {
     expect(detectMessages([{ role: "user" }])).toBeNull();
     expect(detectMessages({ steps: ["a", "b"] })).toBeNull();
     expect(detectMessages([])).toBeNull();
+    expect(detectMessages([["a", "b"]])).toBeNull();
     expect(detectMessages(null)).toBeNull();
   });
 

@@ -97,7 +97,9 @@ function contentText(content: Json, toolCalls: ToolCall[]): string {
 
 function openAiToolCalls(value: Json): ToolCall[] {
   if (!Array.isArray(value)) return [];
-  return value.filter(isObject).map((call) => {
+  return value.filter(isObject).map((raw) => {
+    // OpenInference reassembled by the collector: {tool_call: {id, function: {name, arguments}}}.
+    const call = isObject(raw.tool_call) ? raw.tool_call : raw;
     const fn = isObject(call.function) ? call.function : call;
     return {
       id: call.id as string | undefined,
@@ -109,6 +111,11 @@ function openAiToolCalls(value: Json): ToolCall[] {
 
 /** One message object in any of the shapes above, or null. */
 function toMessage(value: Json): ChatMessage | null {
+  // LangChain tuples: ["user", "text"].
+  if (Array.isArray(value) && value.length === 2 && typeof value[0] === "string" && ROLES.has(value[0])) {
+    const role = LANGCHAIN_ROLE[value[0]] ?? value[0];
+    return { role: role === "model" ? "assistant" : role, content: contentText(value[1], []) };
+  }
   if (!isObject(value)) return null;
   // LangChain serialized: {lc:1, type:"constructor", id:[…,"HumanMessage"], kwargs:{content, …}}
   if (value.lc !== undefined && isObject(value.kwargs)) {
@@ -137,8 +144,8 @@ function finish(message: ChatMessage): ChatMessage {
 
 function toMessages(value: Json): ChatMessage[] | null {
   if (!Array.isArray(value) || value.length === 0) return null;
-  // LangGraph under OpenInference nests a batch: [[msg, msg]].
-  if (value.length === 1 && Array.isArray(value[0])) return toMessages(value[0]);
+  // LangGraph under OpenInference nests a batch: [[msg, msg]] (but ["user", "hi"] is one tuple).
+  if (value.length === 1 && Array.isArray(value[0]) && !(value[0].length === 2 && typeof value[0][0] === "string")) return toMessages(value[0]);
   const out: ChatMessage[] = [];
   for (const item of value) {
     const message = toMessage(parseMaybeJson(item));

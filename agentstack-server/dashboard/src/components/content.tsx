@@ -1,0 +1,106 @@
+// How captured values read: JSON pretty-printed, plain text as text, long content collapsed
+// behind "show all", and chat messages as a conversation.
+
+import { useState } from "react";
+import { ChevronDown, ChevronRight, Copy, Wrench } from "lucide-react";
+import { isLongText, type ChatMessage } from "@/lib/messages";
+import { cn } from "@/lib/cn";
+
+export function pretty(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value === undefined) return "";
+  try {
+    return JSON.stringify(value, null, 2);
+  } catch {
+    return String(value);
+  }
+}
+
+export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
+  const [done, setDone] = useState(false);
+  return (
+    <button
+      type="button"
+      className="inline-flex items-center gap-1 text-xs text-muted-foreground hover:text-foreground"
+      onClick={() => {
+        void navigator.clipboard?.writeText(text).then(() => {
+          setDone(true);
+          setTimeout(() => setDone(false), 1200);
+        });
+      }}
+    >
+      <Copy className="size-3" /> {done ? "Copied" : label}
+    </button>
+  );
+}
+
+export function LongText({ text, mono, className }: { text: string; mono?: boolean; className?: string }) {
+  const long = isLongText(text);
+  const [open, setOpen] = useState(false);
+  const shown = long && !open ? text.slice(0, 600).split("\n").slice(0, 12).join("\n") : text;
+  return (
+    <div className={className}>
+      <pre className={cn("whitespace-pre-wrap break-words text-xs leading-relaxed", mono ? "font-mono" : "font-sans text-sm")}>
+        {shown}
+        {long && !open ? "…" : ""}
+      </pre>
+      {long ? (
+        <button type="button" className="mt-1 text-xs font-medium text-sky-600 hover:underline dark:text-sky-400" onClick={() => setOpen(!open)}>
+          {open ? "Show less" : `Show all (${text.length.toLocaleString()} characters)`}
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+export function JsonBlock({ value, testId }: { value: unknown; testId?: string }) {
+  const text = pretty(value);
+  const isString = typeof value === "string";
+  return (
+    <div className="group relative rounded-md border bg-muted/50 p-2" data-testid={testId}>
+      <div className="absolute right-2 top-1.5 opacity-0 transition-opacity group-hover:opacity-100">
+        <CopyButton text={text} />
+      </div>
+      <LongText text={text} mono={!isString} />
+    </div>
+  );
+}
+
+const ROLE_STYLE: Record<string, string> = {
+  system: "border-l-slate-400 bg-slate-500/5",
+  user: "border-l-sky-500 bg-sky-500/5",
+  assistant: "border-l-emerald-500 bg-emerald-500/5",
+  tool: "border-l-amber-500 bg-amber-500/5",
+  function: "border-l-amber-500 bg-amber-500/5",
+};
+
+export function Conversation({ messages, testId }: { messages: ChatMessage[]; testId?: string }) {
+  return (
+    <div className="flex flex-col gap-2" data-testid={testId}>
+      {messages.map((m, i) => (
+        <div key={i} className={cn("rounded-md border border-l-4 p-2", ROLE_STYLE[m.role] ?? "border-l-slate-300")} data-role={m.role}>
+          <div className="mb-1 flex items-center gap-2 text-xs font-semibold uppercase tracking-wide text-muted-foreground">
+            {m.role}
+            {m.name ? <span className="font-mono normal-case">{m.name}</span> : null}
+          </div>
+          {m.content ? <LongText text={m.content} /> : null}
+          {m.toolCalls?.map((call, j) => <ToolCallView key={j} name={call.name} args={call.arguments} id={call.id} />)}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function ToolCallView({ name, args, id }: { name: string; args: string; id?: string }) {
+  const [open, setOpen] = useState(true);
+  return (
+    <div className="mt-1 rounded border bg-background/60 p-1.5">
+      <button type="button" className="flex items-center gap-1 text-xs font-medium" onClick={() => setOpen(!open)}>
+        {open ? <ChevronDown className="size-3" /> : <ChevronRight className="size-3" />}
+        <Wrench className="size-3 text-amber-500" /> {name}
+        {id ? <span className="font-mono text-muted-foreground">{id}</span> : null}
+      </button>
+      {open && args ? <LongText text={args} mono className="mt-1" /> : null}
+    </div>
+  );
+}

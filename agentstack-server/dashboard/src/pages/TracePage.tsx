@@ -1,0 +1,363 @@
+// One trace: a header with its totals, the waterfall (a collapsible span tree beside a timeline,
+// virtualized so 10,000 spans scroll smoothly) and the panel of the selected span. The selected
+// span is in the URL (?span=ID), so a link can point at one span.
+
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { Link, useParams, useSearchParams } from "react-router";
+import { useQuery } from "@tanstack/react-query";
+import { useVirtualizer } from "@tanstack/react-virtual";
+import { ArrowLeft, ChevronDown, ChevronRight, ChevronsDownUp, ChevronsUpDown, CircleAlert, Search } from "lucide-react";
+import { api, isNotAvailable } from "@/api/client";
+import type { Alert, SpanItem } from "@/api/types";
+import { ancestors, buildTree, visibleRows, type TreeNode } from "@/lib/tree";
+import { formatMs, formatNanos, ticks, timeScale } from "@/lib/timescale";
+import { formatCost, formatNumber, formatTime, formatTokens, plural } from "@/lib/format";
+import { ErrorState, Loading } from "@/components/states";
+import { KindIcon, kindStyle } from "@/components/kind";
+import { Badge } from "@/components/ui/badge";
+import { Button } from "@/components/ui/button";
+import { Input } from "@/components/ui/input";
+import { SpanPanel } from "./SpanPanel";
+import { cn } from "@/lib/cn";
+
+const ROW = 26;
+const TREE_WIDTH = 380;
+const INDENT = 14;
+const MAX_INDENT_DEPTH = 24;
+
+export function TracePage() {
+  const { traceId = "" } = useParams();
+  const query = useQuery({ queryKey: ["trace", traceId], queryFn: ({ signal }) => api.trace(traceId, signal) });
+  const alerts = useQuery({
+    queryKey: ["alerts", "trace", traceId],
+    queryFn: () => api.alerts({ trace_id: traceId }, null, 1000),
+    retry: false,
+  });
+
+  if (query.isLoading) return <Loading label="Loading the trace…" />;
+  if (query.isError) {
+    return (
+      <div>
+        <BackLink />
+        <ErrorState error={query.error} retry={() => void query.refetch()} />
+      </div>
+    );
+  }
+  const trace = query.data!;
+  const alertList = alerts.data?.alerts ?? [];
+  const totals = trace.totals;
+  return (
+    <div className="flex h-full flex-col">
+      <div className="flex flex-wrap items-center gap-x-4 gap-y-1 border-b px-4 py-2">
+        <BackLink />
+        <h1 className="text-base font-semibold" data-testid="trace-title">
+          {trace.root_name ?? "trace"}
+        </h1>
+        <span className="font-mono text-xs text-muted-foreground">{trace.trace_id}</span>
+        <div className="flex flex-wrap items-center gap-3 text-xs text-muted-foreground">
+          <span>{formatTime(trace.start_unix_nanos)}</span>
+          <span>
+            <b className="text-foreground">{formatMs(totals.duration_ms)}</b> total
+          </span>
+          <span data-testid="trace-span-count">
+            <b className="text-foreground">{formatNumber(totals.span_count)}</b> spans
+          </span>
+          <span>
+            tokens <b className="text-foreground">{formatTokens(totals.input_tokens, totals.output_tokens)}</b>
+          </span>
+          {totals.cost_usd !== undefined ? (
+            <span>
+              cost <b className="text-foreground">{formatCost(totals.cost_usd, totals.cost_estimated)}</b>
+            </span>
+          ) : null}
+          {totals.error_count ? <Badge variant="error">{plural(totals.error_count, "error")}</Badge> : <Badge variant="ok">no errors</Badge>}
+          {alertList.length ? (
+            <Link to={`/alerts?trace_id=${trace.trace_id}`}>
+              <Badge variant={maxSeverity(alertList)}>{plural(alertList.length, "alert")}</Badge>
+            </Link>
+          ) : null}
+          {trace.spans[0]?.session_id ? (
+            <Link className="underline" to={`/sessions/${encodeURIComponent(trace.spans[0].session_id)}`}>
+              session {trace.spans[0].session_id}
+            </Link>
+          ) : null}
+        </div>
+      </div>
+      <Waterfall spans={trace.spans} alerts={alertList} alertsUnavailable={isNotAvailable(alerts.error)} />
+    </div>
+  );
+}
+
+function BackLink() {
+  return (
+    <Link to="/traces" className="flex items-center gap-1 p-1 text-sm text-muted-foreground hover:text-foreground">
+      <ArrowLeft className="size-4" /> Traces
+    </Link>
+  );
+}
+
+const SEVERITY_ORDER = ["low", "medium", "high", "critical"] as const;
+function maxSeverity(alerts: Alert[]): Alert["severity"] {
+  let best = 0;
+  for (const a of alerts) best = Math.max(best, SEVERITY_ORDER.indexOf(a.severity));
+  return SEVERITY_ORDER[best];
+}
+
+function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; alerts: Alert[]; alertsUnavailable: boolean }) {
+  const tree = useMemo(() => buildTree(spans), [spans]);
+  const scale = useMemo(() => timeScale(tree.startNanos, tree.endNanos), [tree]);
+  const axis = useMemo(() => ticks(scale.durationNanos, 6), [scale]);
+  const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
+  const rows = useMemo(() => visibleRows(tree, collapsed), [tree, collapsed]);
+  const [search, setSearch] = useSearchParams();
+  const selectedId = search.get("span") ?? tree.roots[0]?.span.span_id ?? null;
+  const selected = selectedId ? tree.byId.get(selectedId)?.span : undefined;
+  const alertsBySpan = useMemo(() => {
+    const map = new Map<string, number>();
+    for (const a of alerts) if (a.span_id) map.set(a.span_id, (map.get(a.span_id) ?? 0) + 1);
+    return map;
+  }, [alerts]);
+
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW,
+    overscan: 20,
+  });
+
+  const select = useCallback(
+    (id: string) => {
+      const params = new URLSearchParams(search);
+      params.set("span", id);
+      setSearch(params, { replace: true });
+    },
+    [search, setSearch],
+  );
+  const toggle = (id: string) =>
+    setCollapsed((prev) => {
+      const next = new Set(prev);
+      if (next.has(id)) next.delete(id);
+      else next.add(id);
+      return next;
+    });
+
+  // A selected span inside a collapsed subtree (from a link) gets its path expanded.
+  useEffect(() => {
+    if (!selectedId) return;
+    const path = ancestors(tree, selectedId);
+    if (path.some((id) => collapsed.has(id))) {
+      setCollapsed((prev) => new Set([...prev].filter((id) => !path.includes(id))));
+    }
+  }, [selectedId, tree]); // eslint-disable-line react-hooks/exhaustive-deps
+
+  const selectedIndex = selectedId ? rows.findIndex((r) => r.span.span_id === selectedId) : -1;
+  const onKey = (e: React.KeyboardEvent) => {
+    if (selectedIndex < 0) return;
+    const node = rows[selectedIndex];
+    let next = -1;
+    if (e.key === "ArrowDown") next = Math.min(rows.length - 1, selectedIndex + 1);
+    else if (e.key === "ArrowUp") next = Math.max(0, selectedIndex - 1);
+    else if (e.key === "ArrowLeft" && node.children.length && !collapsed.has(node.span.span_id)) toggle(node.span.span_id);
+    else if (e.key === "ArrowRight" && collapsed.has(node.span.span_id)) toggle(node.span.span_id);
+    else return;
+    e.preventDefault();
+    if (next >= 0) {
+      select(rows[next].span.span_id);
+      virtualizer.scrollToIndex(next, { align: "auto" });
+    }
+  };
+
+  const [find, setFind] = useState("");
+  const jump = () => {
+    const needle = find.trim().toLowerCase();
+    if (!needle) return;
+    const all = [...tree.byId.values()];
+    const start = selectedId ? all.findIndex((n) => n.span.span_id === selectedId) + 1 : 0;
+    for (let k = 0; k < all.length; k++) {
+      const n = all[(start + k) % all.length];
+      if (n.span.name.toLowerCase().includes(needle) || n.span.span_id.startsWith(needle)) {
+        select(n.span.span_id);
+        setCollapsed((prev) => {
+          const path = ancestors(tree, n.span.span_id);
+          return new Set([...prev].filter((id) => !path.includes(id)));
+        });
+        requestAnimationFrame(() => {
+          const i = visibleRows(tree, new Set()).findIndex((r) => r.span.span_id === n.span.span_id);
+          if (i >= 0) virtualizer.scrollToIndex(i, { align: "center" });
+        });
+        return;
+      }
+    }
+  };
+
+  // Performance mark: the first paint with the waterfall's rows.
+  const marked = useRef(false);
+  useEffect(() => {
+    if (!marked.current && rows.length) {
+      marked.current = true;
+      requestAnimationFrame(() => performance.mark("agentstack:trace-rendered"));
+    }
+  }, [rows.length]);
+
+  const parents = useMemo(() => [...tree.byId.values()].filter((n) => n.children.length).map((n) => n.span.span_id), [tree]);
+
+  return (
+    <div className="flex min-h-0 flex-1">
+      <div className="flex min-w-0 flex-1 flex-col border-r">
+        <div className="flex items-center gap-2 border-b px-2 py-1.5">
+          <Button variant="ghost" size="sm" onClick={() => setCollapsed(new Set())} title="Expand all">
+            <ChevronsUpDown /> Expand
+          </Button>
+          <Button variant="ghost" size="sm" onClick={() => setCollapsed(new Set(parents))} title="Collapse all">
+            <ChevronsDownUp /> Collapse
+          </Button>
+          <div className="relative ml-auto w-56">
+            <Search className="absolute left-2 top-2 size-3.5 text-muted-foreground" />
+            <Input
+              className="h-7 pl-7 text-xs"
+              placeholder="Find a span (Enter: next)"
+              value={find}
+              onChange={(e) => setFind(e.target.value)}
+              onKeyDown={(e) => e.key === "Enter" && jump()}
+            />
+          </div>
+          <span className="text-xs text-muted-foreground" data-testid="waterfall-count" data-count={tree.size}>
+            {formatNumber(rows.length)} / {formatNumber(tree.size)} shown
+          </span>
+        </div>
+        <div className="flex shrink-0 border-b bg-muted/40 text-xs text-muted-foreground">
+          <div className="shrink-0 px-2 py-1" style={{ width: TREE_WIDTH }}>
+            Span
+          </div>
+          <div className="relative flex-1 py-1">
+            {axis.map((t) => (
+              <span key={t} className="absolute -translate-x-1/2 tabular-nums first:translate-x-0" style={{ left: `${scale.width(t) * 100}%` }}>
+                {formatNanos(t)}
+              </span>
+            ))}
+            &nbsp;
+          </div>
+          <div className="w-3 shrink-0" />
+        </div>
+        <div
+          ref={scrollRef}
+          className="min-h-0 flex-1 overflow-y-auto outline-none"
+          tabIndex={0}
+          onKeyDown={onKey}
+          data-testid="waterfall"
+          role="tree"
+          aria-label="Spans"
+        >
+          <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
+            {virtualizer.getVirtualItems().map((item) => {
+              const node = rows[item.index];
+              return (
+                <WaterfallRow
+                  key={node.span.span_id}
+                  node={node}
+                  top={item.start}
+                  selected={node.span.span_id === selectedId}
+                  collapsed={collapsed.has(node.span.span_id)}
+                  scale={scale}
+                  axis={axis}
+                  alerts={alertsBySpan.get(node.span.span_id) ?? 0}
+                  onSelect={select}
+                  onToggle={toggle}
+                />
+              );
+            })}
+          </div>
+        </div>
+      </div>
+      <div className="w-[44%] min-w-[380px] max-w-[720px] shrink-0 overflow-y-auto" data-testid="span-panel">
+        {selected ? (
+          <SpanPanel span={selected} alerts={alerts.filter((a) => a.span_id === selected.span_id)} alertsUnavailable={alertsUnavailable} traceStart={tree.startNanos} />
+        ) : (
+          <div className="p-4 text-sm text-muted-foreground">Select a span.</div>
+        )}
+      </div>
+    </div>
+  );
+}
+
+interface RowProps {
+  node: TreeNode<SpanItem>;
+  top: number;
+  selected: boolean;
+  collapsed: boolean;
+  scale: ReturnType<typeof timeScale>;
+  axis: number[];
+  alerts: number;
+  onSelect: (id: string) => void;
+  onToggle: (id: string) => void;
+}
+
+function WaterfallRow({ node, top, selected, collapsed, scale, axis, alerts, onSelect, onToggle }: RowProps) {
+  const span = node.span;
+  const duration = span.end_unix_nanos - span.start_unix_nanos;
+  const left = scale.at(span.start_unix_nanos);
+  const width = scale.width(duration);
+  const error = span.status === "error";
+  const indent = Math.min(node.depth, MAX_INDENT_DEPTH) * INDENT;
+  return (
+    <div
+      className={cn("absolute left-0 right-0 flex cursor-pointer items-center text-xs hover:bg-accent", selected && "bg-selection hover:bg-selection")}
+      style={{ top, height: ROW }}
+      onClick={() => onSelect(span.span_id)}
+      data-testid="span-row"
+      data-span-id={span.span_id}
+      role="treeitem"
+      aria-selected={selected}
+      aria-expanded={node.children.length ? !collapsed : undefined}
+    >
+      <div className="flex shrink-0 items-center gap-1 overflow-hidden pr-2" style={{ width: TREE_WIDTH, paddingLeft: 4 + indent }}>
+        {node.children.length ? (
+          <button
+            type="button"
+            className="rounded p-0.5 hover:bg-muted"
+            onClick={(e) => {
+              e.stopPropagation();
+              onToggle(span.span_id);
+            }}
+            aria-label={collapsed ? "Expand" : "Collapse"}
+          >
+            {collapsed ? <ChevronRight className="size-3.5" /> : <ChevronDown className="size-3.5" />}
+          </button>
+        ) : (
+          <span className="w-[18px] shrink-0" />
+        )}
+        {node.depth > MAX_INDENT_DEPTH ? <span className="shrink-0 rounded bg-muted px-1 text-[10px] text-muted-foreground">{node.depth}</span> : null}
+        <KindIcon kind={span.kind} />
+        <span className={cn("truncate", error && "text-red-600 dark:text-red-400")} title={span.name}>
+          {span.name}
+        </span>
+        {error ? <CircleAlert className="size-3.5 shrink-0 text-red-500" /> : null}
+        {alerts ? <Badge variant="high" className="px-1 py-0 text-[10px]">{alerts}</Badge> : null}
+        {node.orphan ? (
+          <span className="shrink-0 text-[10px] text-muted-foreground" title="its parent span is not in this trace">
+            orphan
+          </span>
+        ) : null}
+        {collapsed && node.descendants ? <span className="shrink-0 text-[10px] text-muted-foreground">+{node.descendants}</span> : null}
+        {span.model ? <span className="ml-auto shrink-0 truncate pl-1 text-[10px] text-muted-foreground">{span.model}</span> : null}
+      </div>
+      <div className="relative h-full flex-1">
+        {axis.map((t) => (
+          <div key={t} className="absolute top-0 h-full border-l border-dashed border-border/60" style={{ left: `${scale.width(t) * 100}%` }} />
+        ))}
+        <div
+          className={cn("absolute top-1/2 h-3 -translate-y-1/2 rounded-sm", error ? "bg-red-500" : kindStyle(span.kind).bar)}
+          style={{ left: `${left * 100}%`, width: `max(2px, ${width * 100}%)` }}
+        />
+        <span
+          className="absolute top-1/2 -translate-y-1/2 whitespace-nowrap pl-1 text-[10px] tabular-nums text-muted-foreground"
+          style={left + width > 0.85 ? { right: `${(1 - left) * 100}%`, paddingRight: 4 } : { left: `${(left + width) * 100}%` }}
+        >
+          {formatNanos(duration)}
+        </span>
+      </div>
+      <div className="w-3 shrink-0" />
+    </div>
+  );
+}
