@@ -2,7 +2,7 @@
 // virtualized so 10,000 spans scroll smoothly) and the panel of the selected span. The selected
 // span is in the URL (?span=ID), so a link can point at one span.
 
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
@@ -118,13 +118,9 @@ function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; al
     return map;
   }, [alerts]);
 
-  const scrollRef = useRef<HTMLDivElement>(null);
-  const virtualizer = useVirtualizer({
-    count: rows.length,
-    getScrollElement: () => scrollRef.current,
-    estimateSize: () => ROW,
-    overscan: 20,
-  });
+  // The list scrolls on its own (only it re-renders while scrolling); this handle lets the
+  // keyboard and "find" move it.
+  const listApi = useRef<ListApi | null>(null);
 
   const select = useCallback(
     (id: string) => {
@@ -134,13 +130,16 @@ function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; al
     },
     [search, setSearch],
   );
-  const toggle = (id: string) =>
-    setCollapsed((prev) => {
-      const next = new Set(prev);
-      if (next.has(id)) next.delete(id);
-      else next.add(id);
-      return next;
-    });
+  const toggle = useCallback(
+    (id: string) =>
+      setCollapsed((prev) => {
+        const next = new Set(prev);
+        if (next.has(id)) next.delete(id);
+        else next.add(id);
+        return next;
+      }),
+    [],
+  );
 
   // A selected span inside a collapsed subtree (from a link) gets its path expanded.
   useEffect(() => {
@@ -164,7 +163,7 @@ function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; al
     e.preventDefault();
     if (next >= 0) {
       select(rows[next].span.span_id);
-      virtualizer.scrollToIndex(next, { align: "auto" });
+      listApi.current?.scrollToIndex(next, "auto");
     }
   };
 
@@ -184,7 +183,7 @@ function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; al
         });
         requestAnimationFrame(() => {
           const i = visibleRows(tree, new Set()).findIndex((r) => r.span.span_id === n.span.span_id);
-          if (i >= 0) virtualizer.scrollToIndex(i, { align: "center" });
+          if (i >= 0) listApi.current?.scrollToIndex(i, "center");
         });
         return;
       }
@@ -240,35 +239,18 @@ function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; al
           </div>
           <div className="w-3 shrink-0" />
         </div>
-        <div
-          ref={scrollRef}
-          className="min-h-0 flex-1 overflow-y-auto outline-none"
-          tabIndex={0}
-          onKeyDown={onKey}
-          data-testid="waterfall"
-          role="tree"
-          aria-label="Spans"
-        >
-          <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
-            {virtualizer.getVirtualItems().map((item) => {
-              const node = rows[item.index];
-              return (
-                <WaterfallRow
-                  key={node.span.span_id}
-                  node={node}
-                  top={item.start}
-                  selected={node.span.span_id === selectedId}
-                  collapsed={collapsed.has(node.span.span_id)}
-                  scale={scale}
-                  axis={axis}
-                  alerts={alertsBySpan.get(node.span.span_id) ?? 0}
-                  onSelect={select}
-                  onToggle={toggle}
-                />
-              );
-            })}
-          </div>
-        </div>
+        <SpanList
+          rows={rows}
+          selectedId={selectedId}
+          collapsed={collapsed}
+          scale={scale}
+          axis={axis}
+          alertsBySpan={alertsBySpan}
+          onSelect={select}
+          onToggle={toggle}
+          onKey={onKey}
+          listApi={listApi}
+        />
       </div>
       <div className="w-[44%] min-w-[380px] max-w-[720px] shrink-0 overflow-y-auto" data-testid="span-panel">
         {selected ? (
@@ -281,19 +263,85 @@ function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; al
   );
 }
 
+interface ListApi {
+  scrollToIndex(index: number, align: "auto" | "center"): void;
+}
+
+interface SpanListProps {
+  rows: TreeNode<SpanItem>[];
+  selectedId: string | null;
+  collapsed: ReadonlySet<string>;
+  scale: ReturnType<typeof timeScale>;
+  axis: number[];
+  alertsBySpan: Map<string, number>;
+  onSelect: (id: string) => void;
+  onToggle: (id: string) => void;
+  onKey: (e: React.KeyboardEvent) => void;
+  listApi: React.MutableRefObject<ListApi | null>;
+}
+
+/** The virtualized rows: only the ~40 in view (plus overscan) are in the DOM. */
+const SpanList = memo(function SpanList({ rows, selectedId, collapsed, scale, axis, alertsBySpan, onSelect, onToggle, onKey, listApi }: SpanListProps) {
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => ROW,
+    overscan: 6,
+  });
+  listApi.current = { scrollToIndex: (index, align) => virtualizer.scrollToIndex(index, { align }) };
+  return (
+    <div className="relative min-h-0 flex-1">
+      {/* The time grid, drawn once behind the rows instead of in every row. */}
+      <div className="pointer-events-none absolute inset-y-0 right-3" style={{ left: TREE_WIDTH }} aria-hidden>
+        {axis.map((t) => (
+          <div key={t} className="absolute top-0 h-full border-l border-dashed border-border/60" style={{ left: `${scale.width(t) * 100}%` }} />
+        ))}
+      </div>
+      <div
+        ref={scrollRef}
+        className="absolute inset-0 overflow-y-auto outline-none"
+        tabIndex={0}
+        onKeyDown={onKey}
+        data-testid="waterfall"
+        role="tree"
+        aria-label="Spans"
+      >
+        <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
+          {virtualizer.getVirtualItems().map((item) => {
+            const node = rows[item.index];
+            return (
+              <WaterfallRow
+                key={node.span.span_id}
+                node={node}
+                top={item.start}
+                selected={node.span.span_id === selectedId}
+                collapsed={collapsed.has(node.span.span_id)}
+                scale={scale}
+                alerts={alertsBySpan.get(node.span.span_id) ?? 0}
+                onSelect={onSelect}
+                onToggle={onToggle}
+              />
+            );
+          })}
+        </div>
+      </div>
+    </div>
+  );
+});
+
 interface RowProps {
   node: TreeNode<SpanItem>;
   top: number;
   selected: boolean;
   collapsed: boolean;
   scale: ReturnType<typeof timeScale>;
-  axis: number[];
   alerts: number;
   onSelect: (id: string) => void;
   onToggle: (id: string) => void;
 }
 
-function WaterfallRow({ node, top, selected, collapsed, scale, axis, alerts, onSelect, onToggle }: RowProps) {
+const WaterfallRow = memo(function WaterfallRow({ node, top, selected, collapsed, scale, alerts, onSelect, onToggle }: RowProps) {
   const span = node.span;
   const duration = span.end_unix_nanos - span.start_unix_nanos;
   const left = scale.at(span.start_unix_nanos);
@@ -302,8 +350,8 @@ function WaterfallRow({ node, top, selected, collapsed, scale, axis, alerts, onS
   const indent = Math.min(node.depth, MAX_INDENT_DEPTH) * INDENT;
   return (
     <div
-      className={cn("absolute left-0 right-0 flex cursor-pointer items-center text-xs hover:bg-accent", selected && "bg-selection hover:bg-selection")}
-      style={{ top, height: ROW }}
+      className={cn("absolute left-0 right-0 top-0 flex cursor-pointer items-center text-xs hover:bg-accent", selected && "bg-selection hover:bg-selection")}
+      style={{ transform: `translateY(${top}px)`, height: ROW, contain: "layout paint" }}
       onClick={() => onSelect(span.span_id)}
       data-testid="span-row"
       data-span-id={span.span_id}
@@ -343,9 +391,6 @@ function WaterfallRow({ node, top, selected, collapsed, scale, axis, alerts, onS
         {span.model ? <span className="ml-auto shrink-0 truncate pl-1 text-[10px] text-muted-foreground">{span.model}</span> : null}
       </div>
       <div className="relative h-full flex-1">
-        {axis.map((t) => (
-          <div key={t} className="absolute top-0 h-full border-l border-dashed border-border/60" style={{ left: `${scale.width(t) * 100}%` }} />
-        ))}
         <div
           className={cn("absolute top-1/2 h-3 -translate-y-1/2 rounded-sm", error ? "bg-red-500" : kindStyle(span.kind).bar)}
           style={{ left: `${left * 100}%`, width: `max(2px, ${width * 100}%)` }}
@@ -360,4 +405,4 @@ function WaterfallRow({ node, top, selected, collapsed, scale, axis, alerts, onS
       <div className="w-3 shrink-0" />
     </div>
   );
-}
+});
