@@ -53,6 +53,8 @@ export async function startStack({ adminToken = "e2e-admin-token" } = {}) {
   const servesDashboard = help.includes("--dashboard-dir");
   const args = ["serve", "--otlp-http", "127.0.0.1:0", "--api", "127.0.0.1:0", "--db", path.join(dir, "e2e.db"), "--admin-token", adminToken, "--color", "never"];
   if (servesDashboard) args.push("--dashboard-dir", DIST);
+  // Newer servers also listen for OTLP/gRPC (default 127.0.0.1:4317): keep the run off fixed ports.
+  if (help.includes("--no-otlp-grpc")) args.push("--no-otlp-grpc");
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, AGENTSTACK_DASHBOARD_DIR: DIST } });
   let output = "";
   child.stdout.on("data", (d) => (output += d));

@@ -134,6 +134,14 @@ export function traceParams(filters: TraceFilters): Record<string, string> {
   return out;
 }
 
+/** The live tail's filters: the list's, without since/until (the server refuses them there). */
+export function liveParams(filters: TraceFilters): Record<string, string> {
+  const params = traceParams(filters);
+  delete params.since;
+  delete params.until;
+  return params;
+}
+
 export const api = {
   traces: (filters: TraceFilters, cursor?: string | null, limit = 100, signal?: AbortSignal) =>
     request<TracePage>("/api/v1/traces", { params: { ...traceParams(filters), limit, cursor }, signal }),

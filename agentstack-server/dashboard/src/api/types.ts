@@ -154,6 +154,10 @@ export interface SessionItem {
   output_tokens: number | null;
   error_count: number;
   user_id: string | null;
+  /** The latest span start (the list's order). */
+  last_start_unix_nanos?: number;
+  duration_ms?: number;
+  status?: "ok" | "error";
   cost_usd?: number | null;
 }
 
@@ -230,4 +234,6 @@ export interface CreatedKey extends ApiKey {
 export type LiveFrame =
   | { type: "traces"; traces: TraceItem[] }
   | { type: "spans"; spans: SpanItem[] }
-  | { type: "alerts"; alerts: Alert[] };
+  | { type: "alerts"; alerts: Alert[] }
+  /** The server dropped batches for this listener: refetch the list. */
+  | { type: "lagged"; missed_batches: number };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { activeFilterCount, filtersFromSearch, resolveTime, searchFromFilters } from "./filters";
-import { traceParams } from "@/api/client";
+import { liveParams, traceParams } from "@/api/client";
 
 describe("URL ↔ filters", () => {
   it("reads known filters and drops unknown and empty ones", () => {
@@ -30,5 +30,9 @@ describe("URL ↔ filters", () => {
     const params = traceParams({ since: "1h", q: "x", status: "" });
     expect(Object.keys(params).sort()).toEqual(["q", "since"]);
     expect(params.since).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it("the live tail gets the list's filters without since/until", () => {
+    expect(liveParams({ q: "x", since: "1h", until: "2026-01-01T00:00:00Z", kind: "llm" })).toEqual({ q: "x", kind: "llm" });
   });
 });

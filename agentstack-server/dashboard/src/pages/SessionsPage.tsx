@@ -64,7 +64,7 @@ export function SessionsPage() {
               <tr className="border-b">
                 <th className="py-2 font-medium">Session</th>
                 <th className="font-medium">User</th>
-                <th className="font-medium">Started</th>
+                <th className="font-medium">Started · last active</th>
                 <th className="text-right font-medium">Traces</th>
                 <th className="text-right font-medium">Spans</th>
                 <th className="text-right font-medium">Tokens</th>
@@ -82,7 +82,8 @@ export function SessionsPage() {
                   </td>
                   <td className="text-muted-foreground">{s.user_id ?? "–"}</td>
                   <td className="text-xs text-muted-foreground">
-                    {formatTime(s.start_unix_nanos)} · {relativeTime(s.start_unix_nanos)}
+                    {formatTime(s.start_unix_nanos)} · last active {relativeTime(s.last_start_unix_nanos ?? s.end_unix_nanos)}
+                    {s.duration_ms != null ? ` · ${formatMs(s.duration_ms)}` : ""}
                   </td>
                   <td className="text-right tabular-nums">{formatNumber(s.trace_count)}</td>
                   <td className="text-right tabular-nums">{formatNumber(s.span_count)}</td>

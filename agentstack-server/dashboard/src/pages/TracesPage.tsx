@@ -7,7 +7,7 @@ import { Link, useNavigate, useSearchParams } from "react-router";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { AlertTriangle, Radio, Search, X } from "lucide-react";
-import { api, traceParams } from "@/api/client";
+import { api, liveParams as liveFilterParams } from "@/api/client";
 import type { LiveFrame, TraceFilters, TraceItem } from "@/api/types";
 import { activeFilterCount, filtersFromSearch, searchFromFilters, TIME_RANGES } from "@/lib/filters";
 import { anchorShift, mergeLive, upsertTraces } from "@/lib/upsert";
@@ -49,8 +49,13 @@ export function TracesPage() {
   const [liveRows, setLiveRows] = useState<Map<string, TraceItem>>(new Map());
   const [fresh, setFresh] = useState<Set<string>>(new Set());
   useEffect(() => setLiveRows(new Map()), [filterKey]);
-  const liveParams = useMemo(() => traceParams(filters), [filterKey]); // eslint-disable-line react-hooks/exhaustive-deps
+  const liveParams = useMemo(() => liveFilterParams(filters), [filterKey]); // eslint-disable-line react-hooks/exhaustive-deps
   const status = useLive("/ws/traces", liveParams, live, (frame: LiveFrame) => {
+    if (frame.type === "lagged") {
+      // The server skipped batches for us: the list may miss traces, so read it again.
+      void query.refetch();
+      return;
+    }
     if (frame.type !== "traces" || !frame.traces?.length) return;
     setLiveRows((prev) => {
       const next = new Map(prev);
