@@ -123,7 +123,13 @@ async function main() {
       check(input.includes(firstWords(span.input)), `span input shows ${JSON.stringify(input.slice(0, 200))}, expected it to contain ${JSON.stringify(firstWords(span.input))}`);
       check(output.includes(firstWords(span.output)), `span output shows ${JSON.stringify(output.slice(0, 200))}, expected ${JSON.stringify(firstWords(span.output))}`);
       await shot("trace");
+      // Double-click zooms the timeline to the span; "Whole trace" undoes it.
+      await page.locator(`[data-testid=span-row][data-span-id="${span.span_id}"]`).dblclick();
+      await page.locator("[data-testid=reset-zoom]").waitFor({ timeout: 3000 });
+      await shot("trace-zoomed");
+      await page.click("[data-testid=reset-zoom]");
       await page.click("[data-testid=theme-toggle]");
+      await page.waitForTimeout(300);
       await shot("trace-dark");
       await page.click("[data-testid=theme-toggle]");
     });

@@ -6,7 +6,7 @@ import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { ArrowLeft, ChevronDown, ChevronRight, ChevronsDownUp, ChevronsUpDown, CircleAlert, Search } from "lucide-react";
+import { ArrowLeft, ChevronDown, ChevronRight, ChevronsDownUp, ChevronsUpDown, CircleAlert, Radio, Search, ZoomIn, ZoomOut } from "lucide-react";
 import { api, isNotAvailable } from "@/api/client";
 import type { Alert, SpanItem } from "@/api/types";
 import { ancestors, buildTree, visibleRows, type TreeNode } from "@/lib/tree";
@@ -17,6 +17,8 @@ import { KindIcon, kindStyle } from "@/components/kind";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
+import { Switch } from "@/components/ui/switch";
+import { useLive } from "@/hooks/useLive";
 import { SpanPanel } from "./SpanPanel";
 import { cn } from "@/lib/cn";
 
@@ -32,6 +34,19 @@ export function TracePage() {
     queryKey: ["alerts", "trace", traceId],
     queryFn: () => api.alerts({ trace_id: traceId }, null, 1000),
     retry: false,
+  });
+
+  // Live: refetch the trace (at most every 2 s) when the live tail says new spans of it arrived.
+  const [live, setLive] = useState(false);
+  const lastRefetch = useRef(0);
+  const liveStatus = useLive("/ws/traces", {}, live, (frame) => {
+    if (frame.type === "traces" && frame.traces.some((t) => t.trace_id === query.data?.trace_id)) {
+      const now = Date.now();
+      if (now - lastRefetch.current > 2000) {
+        lastRefetch.current = now;
+        void query.refetch();
+      }
+    }
   });
 
   if (query.isLoading) return <Loading label="Loading the trace…" />;
@@ -76,6 +91,11 @@ export function TracePage() {
               <Badge variant={maxSeverity(alertList)}>{plural(alertList.length, "alert")}</Badge>
             </Link>
           ) : null}
+          <label className="flex items-center gap-1.5" title="Refresh this trace while new spans of it arrive">
+            <Radio className={cn("size-3.5", liveStatus === "live" ? "text-emerald-500" : "")} />
+            {liveStatus === "unavailable" ? "live n/a" : "live"}
+            <Switch checked={live} onCheckedChange={setLive} aria-label="Live refresh" />
+          </label>
           {trace.spans[0]?.session_id ? (
             <Link className="underline" to={`/sessions/${encodeURIComponent(trace.spans[0].session_id)}`}>
               session {trace.spans[0].session_id}
@@ -105,7 +125,19 @@ function maxSeverity(alerts: Alert[]): Alert["severity"] {
 
 function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; alerts: Alert[]; alertsUnavailable: boolean }) {
   const tree = useMemo(() => buildTree(spans), [spans]);
-  const scale = useMemo(() => timeScale(tree.startNanos, tree.endNanos), [tree]);
+  // Zoom: the timeline shows [start, end] of one span (double-click a row) instead of the trace.
+  const [zoom, setZoom] = useState<{ start: number; end: number } | null>(null);
+  useEffect(() => setZoom(null), [tree]);
+  const scale = useMemo(() => (zoom ? timeScale(zoom.start, zoom.end) : timeScale(tree.startNanos, tree.endNanos)), [tree, zoom]);
+  const zoomTo = useCallback(
+    (id: string) => {
+      const span = tree.byId.get(id)?.span;
+      if (!span) return;
+      const pad = Math.max((span.end_unix_nanos - span.start_unix_nanos) * 0.02, 1);
+      setZoom({ start: Math.max(tree.startNanos, span.start_unix_nanos - pad), end: Math.min(tree.endNanos, span.end_unix_nanos + pad) });
+    },
+    [tree],
+  );
   const axis = useMemo(() => ticks(scale.durationNanos, 6), [scale]);
   const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
   const rows = useMemo(() => visibleRows(tree, collapsed), [tree, collapsed]);
@@ -208,6 +240,15 @@ function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; al
           <Button variant="ghost" size="sm" onClick={() => setCollapsed(new Set())} title="Expand all">
             <ChevronsUpDown /> Expand
           </Button>
+          {zoom ? (
+            <Button variant="outline" size="sm" onClick={() => setZoom(null)} title="Show the whole trace" data-testid="reset-zoom">
+              <ZoomOut /> Whole trace
+            </Button>
+          ) : (
+            <Button variant="ghost" size="sm" onClick={() => selectedId && zoomTo(selectedId)} disabled={!selectedId} title="Zoom the timeline to the selected span (or double-click a row)">
+              <ZoomIn /> Zoom to span
+            </Button>
+          )}
           <Button variant="ghost" size="sm" onClick={() => setCollapsed(new Set(parents))} title="Collapse all">
             <ChevronsDownUp /> Collapse
           </Button>
@@ -232,7 +273,7 @@ function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; al
           <div className="relative flex-1 py-1">
             {axis.map((t) => (
               <span key={t} className="absolute -translate-x-1/2 tabular-nums first:translate-x-0" style={{ left: `${scale.width(t) * 100}%` }}>
-                {formatNanos(t)}
+                {formatNanos(t + scale.startNanos - tree.startNanos)}
               </span>
             ))}
             &nbsp;
@@ -248,6 +289,7 @@ function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; al
           alertsBySpan={alertsBySpan}
           onSelect={select}
           onToggle={toggle}
+          onZoom={zoomTo}
           onKey={onKey}
           listApi={listApi}
         />
@@ -276,12 +318,13 @@ interface SpanListProps {
   alertsBySpan: Map<string, number>;
   onSelect: (id: string) => void;
   onToggle: (id: string) => void;
+  onZoom: (id: string) => void;
   onKey: (e: React.KeyboardEvent) => void;
   listApi: React.MutableRefObject<ListApi | null>;
 }
 
 /** The virtualized rows: only the ~40 in view (plus overscan) are in the DOM. */
-const SpanList = memo(function SpanList({ rows, selectedId, collapsed, scale, axis, alertsBySpan, onSelect, onToggle, onKey, listApi }: SpanListProps) {
+const SpanList = memo(function SpanList({ rows, selectedId, collapsed, scale, axis, alertsBySpan, onSelect, onToggle, onZoom, onKey, listApi }: SpanListProps) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
     count: rows.length,
@@ -321,6 +364,7 @@ const SpanList = memo(function SpanList({ rows, selectedId, collapsed, scale, ax
                 alerts={alertsBySpan.get(node.span.span_id) ?? 0}
                 onSelect={onSelect}
                 onToggle={onToggle}
+                onZoom={onZoom}
               />
             );
           })}
@@ -339,13 +383,16 @@ interface RowProps {
   alerts: number;
   onSelect: (id: string) => void;
   onToggle: (id: string) => void;
+  onZoom: (id: string) => void;
 }
 
-const WaterfallRow = memo(function WaterfallRow({ node, top, selected, collapsed, scale, alerts, onSelect, onToggle }: RowProps) {
+const WaterfallRow = memo(function WaterfallRow({ node, top, selected, collapsed, scale, alerts, onSelect, onToggle, onZoom }: RowProps) {
   const span = node.span;
   const duration = span.end_unix_nanos - span.start_unix_nanos;
+  // Both ends through the scale, so a span cut by the zoom window is drawn clipped.
   const left = scale.at(span.start_unix_nanos);
-  const width = scale.width(duration);
+  const width = scale.at(span.end_unix_nanos) - left;
+  const outside = span.end_unix_nanos < scale.startNanos || span.start_unix_nanos > scale.startNanos + scale.durationNanos;
   const error = span.status === "error";
   const indent = Math.min(node.depth, MAX_INDENT_DEPTH) * INDENT;
   return (
@@ -353,6 +400,7 @@ const WaterfallRow = memo(function WaterfallRow({ node, top, selected, collapsed
       className={cn("absolute left-0 right-0 top-0 flex cursor-pointer items-center text-xs hover:bg-accent", selected && "bg-selection hover:bg-selection")}
       style={{ transform: `translateY(${top}px)`, height: ROW, contain: "layout paint" }}
       onClick={() => onSelect(span.span_id)}
+      onDoubleClick={() => onZoom(span.span_id)}
       data-testid="span-row"
       data-span-id={span.span_id}
       role="treeitem"
@@ -391,16 +439,20 @@ const WaterfallRow = memo(function WaterfallRow({ node, top, selected, collapsed
         {span.model ? <span className="ml-auto shrink-0 truncate pl-1 text-[10px] text-muted-foreground">{span.model}</span> : null}
       </div>
       <div className="relative h-full flex-1">
-        <div
-          className={cn("absolute top-1/2 h-3 -translate-y-1/2 rounded-sm", error ? "bg-red-500" : kindStyle(span.kind).bar)}
-          style={{ left: `${left * 100}%`, width: `max(2px, ${width * 100}%)` }}
-        />
-        <span
-          className="absolute top-1/2 -translate-y-1/2 whitespace-nowrap pl-1 text-[10px] tabular-nums text-muted-foreground"
-          style={left + width > 0.85 ? { right: `${(1 - left) * 100}%`, paddingRight: 4 } : { left: `${(left + width) * 100}%` }}
-        >
-          {formatNanos(duration)}
-        </span>
+        {outside ? null : (
+          <>
+            <div
+              className={cn("absolute top-1/2 h-3 -translate-y-1/2 rounded-sm", error ? "bg-red-500" : kindStyle(span.kind).bar)}
+              style={{ left: `${left * 100}%`, width: `max(2px, ${width * 100}%)` }}
+            />
+            <span
+              className="absolute top-1/2 -translate-y-1/2 whitespace-nowrap pl-1 text-[10px] tabular-nums text-muted-foreground"
+              style={left + width > 0.85 ? { right: `${(1 - left) * 100}%`, paddingRight: 4 } : { left: `${(left + width) * 100}%` }}
+            >
+              {formatNanos(duration)}
+            </span>
+          </>
+        )}
       </div>
       <div className="w-3 shrink-0" />
     </div>
