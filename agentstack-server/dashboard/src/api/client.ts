@@ -7,6 +7,7 @@ import type {
   AlertPage,
   ApiKey,
   Budget,
+  ConversationAnswer,
   CostGroupBy,
   Costs,
   CreatedKey,
@@ -147,7 +148,10 @@ export const api = {
     request<TracePage>("/api/v1/traces", { params: { ...traceParams(filters), limit, cursor }, signal }),
   trace: (id: string, signal?: AbortSignal) =>
     request<TraceDetail>(`/api/v1/traces/${encodeURIComponent(id)}`, { signal }),
-  stats: () => request<Stats>("/api/v1/stats"),
+  conversation: (id: string) =>
+    request<ConversationAnswer>(`/api/v1/traces/${encodeURIComponent(id)}/conversation`, { optional: true }),
+  stats: (params: { since?: string } = {}) =>
+    request<Stats>("/api/v1/stats", { params: { since: params.since ? resolveTime(params.since) : undefined } }),
   sessions: (params: { since?: string; until?: string; user?: string }, cursor?: string | null, limit = 100) =>
     request<SessionPage>("/api/v1/sessions", {
       params: {

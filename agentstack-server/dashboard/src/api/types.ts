@@ -130,6 +130,13 @@ export const TRACE_FILTER_KEYS = [
   "until",
 ] as const satisfies readonly (keyof TraceFilters)[];
 
+/** GET /api/v1/traces/{id}/conversation: the trace and the traces linked to it, earliest first. */
+export interface ConversationAnswer {
+  conversation_id: string;
+  traces: TraceItem[];
+  truncated: boolean;
+}
+
 export interface Stats {
   trace_count: number;
   span_count: number;

@@ -6,7 +6,7 @@ import { useEffect, useRef, useState } from "react";
 import type { LiveFrame } from "@/api/types";
 import { liveUrl } from "@/api/client";
 
-export type LiveStatus = "off" | "connecting" | "live" | "reconnecting" | "unavailable";
+export type LiveStatus = "off" | "connecting" | "live" | "reconnecting" | "unavailable" | "refused";
 
 export function useLive(
   path: "/ws/traces" | "/ws/alerts",
@@ -54,6 +54,12 @@ export function useLive(
             const probe = await fetch(path, { headers: { accept: "application/json" } });
             if (probe.status === 404) {
               setStatus("unavailable");
+              return;
+            }
+            // A refusal that names a cause (no or a wrong API key, a bad filter): retrying the
+            // same request cannot help.
+            if (probe.status === 401 || probe.status === 403 || (probe.status === 400 && (await probe.clone().json().catch(() => null))?.error?.parameter)) {
+              setStatus("refused");
               return;
             }
           } catch {

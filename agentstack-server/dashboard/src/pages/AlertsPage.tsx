@@ -95,7 +95,7 @@ export function AlertsPage() {
         <label className="ml-auto flex items-center gap-2 text-sm">
           <Radio className={cn("size-4", status === "live" ? "text-emerald-500" : "text-muted-foreground")} />
           <span data-testid="alerts-live-status" data-status={status}>
-            {status === "unavailable" ? "Live not available on this server" : status === "live" ? "Live" : status === "off" ? "Live" : "Connecting…"}
+            {status === "unavailable" ? "Live not available on this server" : status === "refused" ? "Live refused: check the API key" : status === "live" ? "Live" : status === "off" ? "Live" : "Connecting…"}
           </span>
           <Switch
             checked={live}

@@ -36,6 +36,7 @@ export function TracePage() {
     retry: false,
   });
 
+  const conversation = useQuery({ queryKey: ["conversation", traceId], queryFn: () => api.conversation(traceId), retry: false });
   // Live: refetch the trace (at most every 2 s) when the live tail says new spans of it arrived.
   const [live, setLive] = useState(false);
   const lastRefetch = useRef(0);
@@ -103,6 +104,25 @@ export function TracePage() {
           ) : null}
         </div>
       </div>
+      {conversation.data && conversation.data.traces.length > 1 ? (
+        <div className="flex items-center gap-2 overflow-x-auto border-b px-4 py-1.5 text-xs" data-testid="linked-traces">
+          <span className="shrink-0 text-muted-foreground">
+            Linked traces ({conversation.data.traces.length}
+            {conversation.data.truncated ? "+" : ""}):
+          </span>
+          {conversation.data.traces.map((t, i) =>
+            t.trace_id === trace.trace_id ? (
+              <span key={t.trace_id} className="shrink-0 rounded bg-selection px-1.5 py-0.5 font-medium">
+                {i + 1}. {t.root_name ?? t.trace_id.slice(0, 8)}
+              </span>
+            ) : (
+              <Link key={t.trace_id} to={`/traces/${t.trace_id}`} className="shrink-0 rounded px-1.5 py-0.5 hover:bg-accent hover:underline">
+                {i + 1}. {t.root_name ?? t.trace_id.slice(0, 8)}
+              </Link>
+            ),
+          )}
+        </div>
+      ) : null}
       <Waterfall spans={trace.spans} alerts={alertList} alertsUnavailable={isNotAvailable(alerts.error)} />
     </div>
   );

@@ -4,7 +4,7 @@
 
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
-import { useInfiniteQuery } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { AlertTriangle, Radio, Search, X } from "lucide-react";
 import { api, liveParams as liveFilterParams } from "@/api/client";
@@ -109,6 +109,9 @@ export function TracesPage() {
     }
   }, [query.isSuccess]);
 
+  // The project's numbers over the chosen time range (all traces, not only the filtered ones).
+  const stats = useQuery({ queryKey: ["stats", filters.since ?? ""], queryFn: () => api.stats({ since: filters.since }), refetchInterval: live ? 10_000 : false });
+
   const navigate = useNavigate();
   const hasFilters = activeFilterCount(filters) > 0;
 
@@ -121,6 +124,13 @@ export function TracesPage() {
           {query.hasNextPage ? "+" : ""}
         </span>
         {query.isFetching && !query.isLoading ? <span>refreshing…</span> : null}
+        {stats.data && stats.data.trace_count ? (
+          <span className="hidden md:inline" data-testid="stats" title={filters.since ? "in the chosen time range" : "all time"}>
+            · project: {formatNumber(stats.data.trace_count)} traces, {(stats.data.error_rate * 100).toFixed(1)}% with errors
+            {stats.data.root_latency_ms ? `, p50 ${formatMs(stats.data.root_latency_ms.p50)} / p95 ${formatMs(stats.data.root_latency_ms.p95)}` : ""}, tokens{" "}
+            {formatTokens(stats.data.input_tokens, stats.data.output_tokens)}
+          </span>
+        ) : null}
         <button type="button" className="ml-auto hover:text-foreground" onClick={() => void query.refetch()}>
           Refresh
         </button>
@@ -211,6 +221,7 @@ const LIVE_LABEL: Record<LiveStatus, string> = {
   live: "Live",
   reconnecting: "Reconnecting…",
   unavailable: "Live not available on this server",
+  refused: "Live refused: check the API key in Settings",
 };
 
 function FilterBar({
