@@ -197,3 +197,28 @@ export function bigTrace(total = 10_000) {
   }
   return { traceId, spanCount: spans.length, body: payload("big-agent", spans) };
 }
+
+/** Two traces tied only by a span link (how AutoGen's runtime starts a trace per message). */
+export function linkedTraces() {
+  const first = { traceId: hex(16), spanId: hex(8) };
+  const second = { traceId: hex(16), spanId: hex(8) };
+  const t0 = BigInt(Date.now()) * 1_000_000n;
+  const spans = [
+    {
+      ...first,
+      name: "publish_message",
+      startTimeUnixNano: String(t0),
+      endTimeUnixNano: String(t0 + 5_000_000n),
+      attributes: [str("agentstack.span.kind", "agent")],
+    },
+    {
+      ...second,
+      name: "handle_message",
+      startTimeUnixNano: String(t0 + 10_000_000n),
+      endTimeUnixNano: String(t0 + 30_000_000n),
+      attributes: [str("agentstack.span.kind", "agent")],
+      links: [{ traceId: first.traceId, spanId: first.spanId, attributes: [] }],
+    },
+  ];
+  return { first: first.traceId, second: second.traceId, body: payload("autogen-runtime", spans) };
+}

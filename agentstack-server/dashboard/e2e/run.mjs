@@ -9,7 +9,7 @@
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { attackTrace, langGraphTrace, postOtlp } from "./otlp.mjs";
+import { attackTrace, langGraphTrace, linkedTraces, postOtlp } from "./otlp.mjs";
 import { ARTIFACTS, CheckFailed, check, getJson, launchBrowser, log, runQuickstart, startStack, waitFor } from "./stack.mjs";
 import { runPerf } from "./perf.mjs";
 
@@ -145,6 +145,26 @@ async function main() {
       check(out.includes("lookup_capital"), `the output conversation does not show the tool call: ${out.slice(0, 200)}`);
       await shot("trace-conversation");
     });
+
+    // ── Linked traces (span links) ────────────────────────────────────────────────────────
+    const linked = linkedTraces();
+    await postOtlp(stack.collector, linked.body);
+    await waitTrace(linked.second, 1);
+    const conversationProbe = await api(`/api/v1/traces/${linked.second}/conversation`);
+    if (conversationProbe.status === 404 && !conversationProbe.body?.error?.message?.includes("trace")) {
+      skip("linked traces show on the trace page", "the server has no /api/v1/traces/{id}/conversation");
+    } else {
+      await step("a trace linked to another shows both, and the link opens the other", async () => {
+        await page.goto(`${stack.dashboard}/traces/${linked.second}`);
+        const strip = page.locator("[data-testid=linked-traces]");
+        await strip.waitFor({ timeout: 10_000 });
+        await strip.locator(`a[href="/traces/${linked.first}"]`).click();
+        await page.waitForURL(new RegExp(`/traces/${linked.first}`));
+        await page.locator("[data-testid=span-row]").first().waitFor();
+        await page.click("[data-testid=span-row]");
+        await shot("trace-linked");
+      });
+    }
 
     // ── Live ──────────────────────────────────────────────────────────────────────────────
     const wsProbe = await fetch(`${stack.api}/ws/traces`).then((r) => r.status);

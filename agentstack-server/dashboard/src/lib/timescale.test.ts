@@ -34,6 +34,11 @@ describe("time scale", () => {
     expect(t[t.length - 1]).toBeLessThanOrEqual(194_404);
   });
 
+  it("ticks are exact numbers, so labels read 1ms and not 1000µs", () => {
+    expect(ticks(5_000_000, 6).map(formatNanos)).toEqual(["0", "1ms", "2ms", "3ms", "4ms", "5ms"]);
+    expect(ticks(3e-7 * 1e9, 6).every((t) => Number.isInteger(t) || t < 1)).toBe(true);
+  });
+
   it("formats durations in the unit that reads best", () => {
     expect(formatNanos(0)).toBe("0");
     expect(formatNanos(850)).toBe("850ns");

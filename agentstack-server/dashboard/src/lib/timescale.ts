@@ -26,7 +26,8 @@ export function niceStep(span: number, maxTicks: number): number {
   const raw = span / maxTicks;
   const power = Math.pow(10, Math.floor(Math.log10(raw)));
   for (const m of [1, 2, 5, 10]) {
-    if (m * power >= raw) return m * power;
+    // toPrecision: 10^n in floating point is not exact (1e-3 * 1e9 = 999999.9999…).
+    if (m * power >= raw) return Number((m * power).toPrecision(12));
   }
   return 10 * power;
 }
@@ -36,7 +37,7 @@ export function ticks(durationNanos: number, maxTicks = 6): number[] {
   if (!(durationNanos > 0)) return [0];
   const step = niceStep(durationNanos, maxTicks);
   const out: number[] = [];
-  for (let i = 0; i * step <= durationNanos * (1 + 1e-9); i++) out.push(i * step);
+  for (let i = 0; i * step <= durationNanos * (1 + 1e-9); i++) out.push(Number((i * step).toPrecision(12)));
   return out;
 }
 

@@ -76,7 +76,7 @@ export function TracePage() {
             <b className="text-foreground">{formatMs(totals.duration_ms)}</b> total
           </span>
           <span data-testid="trace-span-count">
-            <b className="text-foreground">{formatNumber(totals.span_count)}</b> spans
+            <b className="text-foreground">{formatNumber(totals.span_count)}</b> span{totals.span_count === 1 ? "" : "s"}
           </span>
           <span>
             tokens <b className="text-foreground">{formatTokens(totals.input_tokens, totals.output_tokens)}</b>
