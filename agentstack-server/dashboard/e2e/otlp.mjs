@@ -20,10 +20,10 @@ export function payload(serviceName, spans) {
   };
 }
 
-export async function postOtlp(collector, body) {
+export async function postOtlp(collector, body, apiKey) {
   const response = await fetch(`${collector}/v1/traces`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
     body: JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`POST /v1/traces answered ${response.status}: ${await response.text()}`);

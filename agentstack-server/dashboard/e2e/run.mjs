@@ -292,6 +292,41 @@ async function main() {
       await shot("settings");
     });
 
+    // ── A server with keys: the dashboard asks for one, then reads that key's project ──────
+    const unauthenticated = await api(`/api/v1/traces`);
+    if (unauthenticated.status !== 401) {
+      skip("with API keys the dashboard asks for one", `after a key was created the API still answers ${unauthenticated.status} without a key`);
+    } else {
+      await step("with API keys: an actionable 401, then a key set in Settings scopes the dashboard to its empty project", async () => {
+        await page.goto(`${stack.dashboard}/traces`);
+        const error = page.locator("[data-testid=error]");
+        await error.waitFor({ timeout: 10_000 });
+        check((await error.innerText()).includes("401"), `the error reads ${JSON.stringify(await error.innerText())}`);
+        await error.getByText("Set the API key in Settings").waitFor();
+        await shot("traces-needs-key");
+        const created = await fetch(`${stack.api}/api/v1/projects/fresh-project/keys`, { method: "POST", headers: { authorization: `Bearer ${ADMIN}` } }).then((r) => r.json());
+        check(created.key?.startsWith("ask_"), `creating a key answered ${JSON.stringify(created)}`);
+        await error.getByText("Set the API key in Settings").click();
+        await page.fill("[data-testid=api-key-input]", created.key);
+        await page.keyboard.press("Enter");
+        await page.locator("[data-testid=connection-status]", { hasText: "Connected: 0 traces" }).waitFor({ timeout: 10_000 });
+        await page.goto(`${stack.dashboard}/traces`);
+        await page.locator("[data-testid=empty]", { hasText: "No traces yet" }).waitFor({ timeout: 10_000 });
+        check((await page.locator("[data-testid=empty]").innerText()).includes("cargo run --example quickstart"), "the empty state does not say how to send a first trace");
+        await shot("traces-empty");
+        if (wsProbe !== 404) {
+          // The live tail authenticates with ?api_key= (browsers cannot set headers on a WebSocket).
+          await page.click("[data-testid=live-switch]");
+          await page.locator('[data-testid=live-status][data-status="live"]').waitFor({ timeout: 10_000 });
+          const fresh = langGraphTrace();
+          await postOtlp(stack.collector, fresh.body, created.key);
+          await page.locator(`[data-testid=trace-row][data-trace-id="${fresh.traceId}"]`).waitFor({ timeout: 20_000 });
+          check((await page.locator("[data-testid=trace-row]").count()) === 1, "another project's traces show in this key's project");
+          await shot("traces-live-with-key");
+        }
+      });
+    }
+
     await step("no JavaScript errors on any page", async () => {
       check(!pageErrors.length, `errors in the page: ${pageErrors.slice(0, 5).join(" | ")}`);
     });

@@ -71,9 +71,12 @@ export function FirstTraceHelp() {
   return (
     <Empty title="No traces yet" icon={<Send className="size-8 text-muted-foreground" />}>
       <p>Send your first trace: run the demo agent against this server's collector.</p>
-      <pre className="mt-3 overflow-x-auto rounded-md bg-muted p-3 text-left font-mono text-xs text-foreground">
+      <pre className="mt-3 whitespace-pre-wrap break-all rounded-md bg-muted p-3 text-left font-mono text-xs text-foreground" data-testid="first-trace-command">
         AGENTSTACK_ENDPOINT=http://127.0.0.1:4318 cargo run --example quickstart
       </pre>
+      <p className="mt-2">
+        If this server has API keys, add <code>AGENTSTACK_API_KEY=ask_…</code> (a key of this dashboard's project, from Settings).
+      </p>
       <p className="mt-3">
         In your own agent, add the <code>agentstack</code> crate, annotate functions with <code>#[observe]</code> and point{" "}
         <code>AGENTSTACK_ENDPOINT</code> at the collector. Any OTLP/HTTP exporter works too (<code>POST /v1/traces</code>).

@@ -73,7 +73,7 @@ export function CostsPage() {
         <Empty title="No costs in this time range" icon={<DollarSign className="size-8 text-muted-foreground" />}>
           Costs come from LLM spans with a model and token counts (<code>gen_ai.request.model</code>, <code>gen_ai.usage.input_tokens</code>,{" "}
           <code>gen_ai.usage.output_tokens</code>). Try a longer time range, or send a trace:
-          <pre className="mt-3 rounded-md bg-muted p-3 text-left font-mono text-xs text-foreground">AGENTSTACK_ENDPOINT=http://127.0.0.1:4318 cargo run --example quickstart</pre>
+          <pre className="mt-3 whitespace-pre-wrap break-all rounded-md bg-muted p-3 text-left font-mono text-xs text-foreground">AGENTSTACK_ENDPOINT=http://127.0.0.1:4318 cargo run --example quickstart</pre>
         </Empty>
       ) : (
         <div className="flex flex-col gap-4 p-4" data-testid="costs">

@@ -55,7 +55,7 @@ export function SessionsPage() {
         <Empty title="No sessions yet" icon={<MessagesSquare className="size-8 text-muted-foreground" />}>
           Traces join a session when their spans carry <code>gen_ai.conversation.id</code> (or OpenInference{" "}
           <code>session.id</code>). The quickstart agent sets one:
-          <pre className="mt-3 rounded-md bg-muted p-3 text-left font-mono text-xs text-foreground">AGENTSTACK_ENDPOINT=http://127.0.0.1:4318 cargo run --example quickstart</pre>
+          <pre className="mt-3 whitespace-pre-wrap break-all rounded-md bg-muted p-3 text-left font-mono text-xs text-foreground">AGENTSTACK_ENDPOINT=http://127.0.0.1:4318 cargo run --example quickstart</pre>
         </Empty>
       ) : (
         <div className="p-4">

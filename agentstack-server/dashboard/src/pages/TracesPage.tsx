@@ -119,7 +119,7 @@ export function TracesPage() {
     <div className="flex h-full flex-col">
       <FilterBar filters={filters} onChange={setFilters} live={live} onLive={setLive} status={status} />
       <div className="flex items-center gap-3 border-b px-4 py-1.5 text-xs text-muted-foreground">
-        <span data-testid="trace-count">
+        <span data-testid="trace-count" className={query.isSuccess ? "" : "invisible"}>
           {formatNumber(rows.length)} trace{rows.length === 1 ? "" : "s"}
           {query.hasNextPage ? "+" : ""}
         </span>
