@@ -200,7 +200,7 @@ function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; al
     if (path.some((id) => collapsed.has(id))) {
       setCollapsed((prev) => new Set([...prev].filter((id) => !path.includes(id))));
     }
-  }, [selectedId, tree]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [selectedId, tree]);
 
   const selectedIndex = selectedId ? rows.findIndex((r) => r.span.span_id === selectedId) : -1;
   const onKey = (e: React.KeyboardEvent) => {

@@ -49,7 +49,7 @@ export function TracesPage() {
   const [liveRows, setLiveRows] = useState<Map<string, TraceItem>>(new Map());
   const [fresh, setFresh] = useState<Set<string>>(new Set());
   useEffect(() => setLiveRows(new Map()), [filterKey]);
-  const liveParams = useMemo(() => liveFilterParams(filters), [filterKey]); // eslint-disable-line react-hooks/exhaustive-deps
+  const liveParams = useMemo(() => liveFilterParams(filters), [filterKey]);
   const status = useLive("/ws/traces", liveParams, live, (frame: LiveFrame) => {
     if (frame.type === "lagged") {
       // The server skipped batches for us: the list may miss traces, so read it again.
@@ -98,7 +98,7 @@ export function TracesPage() {
   const lastIndex = items.length ? items[items.length - 1].index : -1;
   useEffect(() => {
     if (lastIndex >= rows.length - 20 && query.hasNextPage && !query.isFetchingNextPage) void query.fetchNextPage();
-  }, [lastIndex, rows.length, query.hasNextPage, query.isFetchingNextPage]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [lastIndex, rows.length, query.hasNextPage, query.isFetchingNextPage]);
 
   // Performance mark: the first time the page shows its data (rows or the empty state).
   const marked = useRef(false);
@@ -244,7 +244,7 @@ function FilterBar({
     if ((filters.q ?? "") === q) return;
     const timer = setTimeout(() => onChange({ ...filters, q }), 300);
     return () => clearTimeout(timer);
-  }, [q]); // eslint-disable-line react-hooks/exhaustive-deps
+  }, [q]);
   const set = (key: keyof TraceFilters, value: string) => onChange({ ...filters, [key]: value });
   const [more, setMore] = useState(() => !!(filters.service || filters.model || filters.session || filters.user || filters.min_duration_ms || filters.name));
 
