@@ -6,6 +6,12 @@
 #     agentstack-server/dashboard/ci.sh
 # Extra env: E2E_REQUIRE_LIVE=1, E2E_REQUIRE_ALERTS=1, E2E_REQUIRE_COSTS=1 (see README.md).
 set -euo pipefail
+: "${AGENTSTACK_BIN:?set AGENTSTACK_BIN to the agentstack binary}"
+: "${QUICKSTART_BIN:?set QUICKSTART_BIN to the quickstart example binary}"
+# Relative paths are the caller's: resolve them before moving into the dashboard directory.
+AGENTSTACK_BIN="$(realpath "$AGENTSTACK_BIN")"
+QUICKSTART_BIN="$(realpath "$QUICKSTART_BIN")"
+export AGENTSTACK_BIN QUICKSTART_BIN
 cd "$(dirname "$0")"
 if [ ! -x /usr/bin/chromium ] && [ -z "${CHROMIUM_BIN:-}" ]; then
   apt-get install -y chromium
@@ -13,6 +19,4 @@ fi
 npm ci --no-audit --no-fund
 npm test
 npm run build
-: "${AGENTSTACK_BIN:?set AGENTSTACK_BIN to the agentstack binary}"
-: "${QUICKSTART_BIN:?set QUICKSTART_BIN to the quickstart example binary}"
-AGENTSTACK_BIN="$(realpath "$AGENTSTACK_BIN")" QUICKSTART_BIN="$(realpath "$QUICKSTART_BIN")" npm run e2e
+npm run e2e
