@@ -74,7 +74,7 @@ export async function runPerf({ stack, browser, shot }) {
   const bigRuns = [];
   let scroll = null;
   let waterfallCount = 0;
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < 3; i++) {
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     const page = await context.newPage();
     await page.goto(`${stack.dashboard}/traces/${big.traceId}`);
@@ -144,7 +144,7 @@ export async function runPerf({ stack, browser, shot }) {
   const result = {
     when: new Date().toISOString(),
     tracesPage: { runs: tracesRuns, medianFirstRenderMs: median(tracesRuns.map((r) => r.firstRenderMs)) },
-    bigTrace: { spans: big.spanCount, waterfallCount, runs: bigRuns, medianFirstRenderMs: median(bigRuns.map((r) => r.firstRenderMs)), scroll },
+    bigTrace: { spans: big.spanCount, waterfallCount, runs: bigRuns, medianFirstRenderMs: median(bigRuns.map((r) => r.firstRenderMs)), minFirstRenderMs: Math.min(...bigRuns.map((r) => r.firstRenderMs)), scroll },
     assets: sizes,
   };
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -152,7 +152,7 @@ export async function runPerf({ stack, browser, shot }) {
   const t0 = tracesRuns[0];
   log(`perf: traces page first render ${result.tracesPage.medianFirstRenderMs} ms (median of 3, cold cache; first run: DOMContentLoaded ${t0.domContentLoadedMs} ms, list request sent at ${t0.listFetchStartMs} ms and answered in ${t0.listFetchMs} ms)`);
   log(
-    `perf: 10,000-span trace first render ${result.bigTrace.medianFirstRenderMs} ms (API fetch ${bigRuns[0].apiFetchMs} ms, ${Math.round((bigRuns[0].apiBytes ?? 0) / 1024)} KiB; render after fetch ${bigRuns[0].renderAfterFetchMs} ms; ${bigRuns[0].domRows} rows in the DOM)`,
+    `perf: 10,000-span trace first render ${result.bigTrace.medianFirstRenderMs} ms median of 3, best ${result.bigTrace.minFirstRenderMs} ms (first run: API fetch ${bigRuns[0].apiFetchMs} ms, ${Math.round((bigRuns[0].apiBytes ?? 0) / 1024)} KiB; render after fetch ${bigRuns[0].renderAfterFetchMs} ms; ${bigRuns[0].domRows} rows in the DOM)`,
   );
   if (scroll) {
     const f = (x) => `${x.frames} frames, mean ${x.meanMs} ms, p95 ${x.p95Ms} ms, max ${x.maxMs} ms`;

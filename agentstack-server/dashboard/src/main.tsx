@@ -4,6 +4,8 @@ import { BrowserRouter } from "react-router";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { ApiError } from "./api/client";
 import { App } from "./App";
+import { tracesQuery } from "./pages/TracesPage";
+import { filtersFromSearch } from "./lib/filters";
 import "./index.css";
 
 const queryClient = new QueryClient({
@@ -16,6 +18,11 @@ const queryClient = new QueryClient({
     },
   },
 });
+
+// Opening on the list (the usual landing page): send its request now, not after the first render.
+if (location.pathname === "/" || location.pathname === "/traces") {
+  void queryClient.prefetchInfiniteQuery(tracesQuery(filtersFromSearch(location.search)));
+}
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>

@@ -4,11 +4,11 @@
 
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
-import { useInfiniteQuery, useQuery } from "@tanstack/react-query";
+import { infiniteQueryOptions, useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { AlertTriangle, Radio, Search, X } from "lucide-react";
 import { api, liveParams as liveFilterParams } from "@/api/client";
-import type { LiveFrame, TraceFilters, TraceItem } from "@/api/types";
+import type { LiveFrame, TraceFilters, TraceItem, TracePage } from "@/api/types";
 import { activeFilterCount, filtersFromSearch, searchFromFilters, TIME_RANGES } from "@/lib/filters";
 import { anchorShift, mergeLive, upsertTraces } from "@/lib/upsert";
 import { formatMs } from "@/lib/timescale";
@@ -24,6 +24,16 @@ import { cn } from "@/lib/cn";
 const ROW = 40;
 const COLUMNS = "grid-cols-[150px_minmax(180px,1fr)_150px_90px_60px_120px_80px_70px_70px]";
 
+/** The list's query; main.tsx starts it before React renders when the app opens on /traces. */
+export function tracesQuery(filters: TraceFilters) {
+  return infiniteQueryOptions({
+    queryKey: ["traces", JSON.stringify(filters)],
+    queryFn: ({ pageParam, signal }) => api.traces(filters, pageParam, 100, signal),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last: TracePage) => last.next_cursor ?? undefined,
+  });
+}
+
 export function TracesPage() {
   const [search, setSearch] = useSearchParams();
   const filters = useMemo(() => filtersFromSearch(search), [search]);
@@ -38,12 +48,7 @@ export function TracesPage() {
     setSearch(params, { replace: true });
   };
 
-  const query = useInfiniteQuery({
-    queryKey: ["traces", filterKey],
-    queryFn: ({ pageParam, signal }) => api.traces(filters, pageParam, 100, signal),
-    initialPageParam: null as string | null,
-    getNextPageParam: (last) => last.next_cursor ?? undefined,
-  });
+  const query = useInfiniteQuery(tracesQuery(filters));
 
   // Live rows, keyed by trace id; reset when the filters change.
   const [liveRows, setLiveRows] = useState<Map<string, TraceItem>>(new Map());
