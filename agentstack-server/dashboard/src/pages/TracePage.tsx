@@ -26,6 +26,8 @@ const ROW = 26;
 const TREE_WIDTH = 380;
 const INDENT = 14;
 const MAX_INDENT_DEPTH = 24;
+/** More than the rows a window can show at once (plus overscan), so slots never collide. */
+const ROW_POOL = 256;
 
 export function TracePage() {
   const { traceId = "" } = useParams();
@@ -375,7 +377,9 @@ const SpanList = memo(function SpanList({ rows, selectedId, collapsed, scale, ax
             const node = rows[item.index];
             return (
               <WaterfallRow
-                key={node.span.span_id}
+                // Keyed by slot, not by span: a row scrolled out is reused for the row scrolled in
+                // (React updates its text and styles instead of building new DOM and SVG).
+                key={item.index % ROW_POOL}
                 node={node}
                 top={item.start}
                 selected={node.span.span_id === selectedId}
