@@ -66,10 +66,12 @@ try {
     }
     await route.fulfill({ response, json: body });
   });
+  // The shape agentstack serve answers (agentstack-server/src/alerts/webhooks.rs alert_json).
+  const now = Date.now();
   const alerts = [
-    { id: "a1", project: "default", trace_id: quickId, span_id: null, detector: "prompt_injection", title: "Prompt injection: instruction override", evidence: { text: "Ignore all previous instructions", field: "input" }, score: 0.93, severity: "high", time: new Date().toISOString() },
-    { id: "a2", project: "default", trace_id: quickId, span_id: null, detector: "secrets", title: "AWS access key in output", evidence: "AKIA…MPLE", score: 1, severity: "critical", time: new Date(Date.now() - 60_000).toISOString() },
-    { id: "a3", project: "default", trace_id: quickId, span_id: null, detector: "pii", title: "Email address in input", evidence: "j***@example.com", score: 0.7, severity: "low", time: new Date(Date.now() - 120_000).toISOString() },
+    { id: 3, project: "default", trace_id: quickId, span_id: null, detector: "prompt_injection", title: "Prompt injection: instruction override", evidence: [{ signal: "rule:ignore-previous", detail: "Ignore all previous instructions", location: { field: "input" }, score: 90 }], score: 93, severity: "high", time_unix_nanos: now * 1e6, time: new Date(now).toISOString() },
+    { id: 2, project: "default", trace_id: quickId, span_id: null, detector: "secrets", title: "AWS access key in output", evidence: [{ signal: "rule:aws-access-key", detail: "AKIA…MPLE", location: { field: "output" }, score: 100 }], score: 100, severity: "critical", time_unix_nanos: (now - 60_000) * 1e6, time: new Date(now - 60_000).toISOString() },
+    { id: 1, project: "default", trace_id: null, span_id: null, detector: "pii", title: "Email address in input", evidence: [{ signal: "pii:email", detail: "[REDACTED:email]", location: { field: "input" }, score: 70 }], score: 70, severity: "low", time_unix_nanos: (now - 120_000) * 1e6, time: new Date(now - 120_000).toISOString() },
   ];
   await page.route(/\/api\/v1\/alerts/, (route) => route.fulfill({ json: { alerts, next_cursor: null } }));
   await page.route(/\/api\/v1\/sessions/, (route) =>

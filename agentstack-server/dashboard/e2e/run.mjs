@@ -229,12 +229,30 @@ async function main() {
         await page.locator("[data-testid=alert-row]").first().waitFor({ timeout: 10_000 });
         const link = page.locator(`[data-testid=alert-row] a[href*="${attack.traceId}"]`).first();
         await link.waitFor();
+        await page.locator(`[data-testid=alert-row]:has(a[href*="${attack.traceId}"])`).first().click();
+        await page.locator("[data-testid=evidence]").first().waitFor({ timeout: 5000 });
         await shot("alerts");
+        // The trace list's alert badge (alert_count / max_severity on the summary).
+        const summary = (await api(`/api/v1/traces?limit=50`)).body.traces.find((t) => t.trace_id === attack.traceId);
+        check(summary?.alert_count > 0, `the attack trace's summary has alert_count ${summary?.alert_count}`);
         await link.click();
         await page.waitForURL(new RegExp(`/traces/${attack.traceId}`));
         await page.locator("[data-testid=span-row]").first().waitFor();
         await shot("trace-alert");
       });
+      const alertsWs = await fetch(`${stack.api}/ws/alerts`).then((r) => r.status);
+      if (alertsWs === 404) {
+        skip("a new alert arrives live over /ws/alerts", "the server has no /ws/alerts", "E2E_REQUIRE_ALERTS");
+      } else {
+        await step("a new alert arrives live over /ws/alerts", async () => {
+          await page.goto(`${stack.dashboard}/alerts?live=1`);
+          await page.locator('[data-testid=alerts-live-status][data-status="live"]').waitFor({ timeout: 10_000 });
+          const again = attackTrace();
+          await postOtlp(stack.collector, again.body);
+          await page.locator(`[data-testid=alert-row] a[href*="${again.traceId}"]`).first().waitFor({ timeout: 20_000 });
+          await shot("alerts-live");
+        });
+      }
     }
 
     // ── Costs ─────────────────────────────────────────────────────────────────────────────

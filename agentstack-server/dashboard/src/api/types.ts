@@ -173,18 +173,31 @@ export interface SessionPage {
   next_cursor: string | null;
 }
 
+/** What one signal of a detector found (agentstack-security's Evidence). */
+export interface AlertEvidence {
+  /** `rule:<id>` or a heuristic's name (`base64`, `entropy`, `pii:<kind>`, …). */
+  signal: string;
+  /** The matched text (PII redacted) or what was measured. */
+  detail: string;
+  location?: unknown;
+  /** 0–100. */
+  score?: number;
+}
+
 export interface Alert {
-  id: string;
+  id: number | string;
   project: string;
-  trace_id: string;
+  trace_id: string | null;
   span_id: string | null;
   detector: string;
   title: string;
-  evidence: unknown;
+  /** An array of AlertEvidence from agentstack serve; anything JSON from other producers. */
+  evidence: AlertEvidence[] | unknown;
+  /** 0–100. */
   score: number | null;
   severity: Severity;
   time: string;
-  start_unix_nanos?: number;
+  time_unix_nanos?: number;
 }
 
 export interface AlertPage {
@@ -194,6 +207,7 @@ export interface AlertPage {
 
 export interface AlertFilters {
   trace_id?: string;
+  /** The least severity listed (high: high and critical). */
   severity?: string;
   detector?: string;
   since?: string;

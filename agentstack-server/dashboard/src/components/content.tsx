@@ -104,3 +104,48 @@ function ToolCallView({ name, args, id }: { name: string; args: string; id?: str
     </div>
   );
 }
+
+function isEvidenceList(value: unknown): value is { signal: string; detail: string; location?: unknown; score?: number }[] {
+  return Array.isArray(value) && value.length > 0 && value.every((e) => e && typeof e === "object" && "signal" in e && "detail" in e);
+}
+
+function locationText(location: unknown): string {
+  if (location === null || location === undefined) return "";
+  if (typeof location === "string") return location;
+  if (typeof location === "object") {
+    return Object.entries(location as Record<string, unknown>)
+      .filter(([, v]) => v !== null && v !== undefined && v !== "")
+      .map(([k, v]) => (typeof v === "object" ? `${k} ${JSON.stringify(v)}` : `${k} ${v}`))
+      .join(", ");
+  }
+  return String(location);
+}
+
+/** An alert's evidence: signal, matched text and where, one line each; other JSON pretty. */
+export function Evidence({ value }: { value: unknown }) {
+  if (!isEvidenceList(value)) return <pre className="whitespace-pre-wrap break-words font-mono text-xs">{pretty(value)}</pre>;
+  return (
+    <ul className="flex flex-col gap-1 text-xs" data-testid="evidence">
+      {value.map((e, i) => (
+        <li key={i} className="flex flex-wrap items-baseline gap-x-2">
+          <span className="font-mono font-medium">{e.signal}</span>
+          <code className="break-all rounded bg-muted px-1">{e.detail}</code>
+          {e.location !== undefined ? <span className="text-muted-foreground">in {locationText(e.location)}</span> : null}
+          {typeof e.score === "number" ? <span className="text-muted-foreground">score {e.score}</span> : null}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+export function evidenceSummary(value: unknown): string {
+  if (isEvidenceList(value)) return value.map((e) => `${e.signal}: ${e.detail}`).join(" · ");
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return text ?? "";
+}
+
+/** Scores are 0–100 from agentstack serve; a 0–1 score is shown as a percentage too. */
+export function formatScore(score: number | null | undefined): string {
+  if (score === null || score === undefined) return "";
+  return score <= 1 && !Number.isInteger(score) ? String(Math.round(score * 100)) : String(Math.round(score));
+}

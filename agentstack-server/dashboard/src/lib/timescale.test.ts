@@ -49,5 +49,8 @@ describe("time scale", () => {
     expect(formatNanos(2 * 3600e9 + 60e9)).toBe("2h 1m");
     expect(formatMs(0.194404)).toBe("194µs");
     expect(formatMs(null)).toBe("–");
+    // Unix nanoseconds as JSON numbers lose precision past 2^53: a 1ms offset can come out 999,936ns.
+    expect(formatNanos(999_936)).toBe("1ms");
+    expect(formatNanos(999_400)).toBe("999µs");
   });
 });

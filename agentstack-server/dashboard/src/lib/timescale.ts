@@ -46,10 +46,11 @@ export function formatNanos(nanos: number): string {
   if (!Number.isFinite(nanos)) return "–";
   const abs = Math.abs(nanos);
   if (abs === 0) return "0";
-  if (abs < 1e3) return `${trim(nanos)}ns`;
-  if (abs < 1e6) return `${trim(nanos / 1e3)}µs`;
-  if (abs < 1e9) return `${trim(nanos / 1e6)}ms`;
-  if (abs < 60e9) return `${trim(nanos / 1e9)}s`;
+  // Thresholds a half-unit early, so 999,990ns reads 1ms and not 1000µs.
+  if (abs < 999.5) return `${trim(nanos)}ns`;
+  if (abs < 999_500) return `${trim(nanos / 1e3)}µs`;
+  if (abs < 999_500_000) return `${trim(nanos / 1e6)}ms`;
+  if (abs < 59.5e9) return `${trim(nanos / 1e9)}s`;
   const totalSeconds = Math.round(nanos / 1e9);
   const h = Math.floor(totalSeconds / 3600);
   const m = Math.floor((totalSeconds % 3600) / 60);

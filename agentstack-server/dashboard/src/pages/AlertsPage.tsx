@@ -15,7 +15,7 @@ import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Input, Select } from "@/components/ui/input";
 import { Switch } from "@/components/ui/switch";
-import { pretty } from "@/components/content";
+import { Evidence, evidenceSummary, formatScore } from "@/components/content";
 import { cn } from "@/lib/cn";
 
 const KEYS = ["severity", "detector", "trace_id", "since"] as const;
@@ -47,7 +47,18 @@ export function AlertsPage() {
     retry: false,
   });
   const [liveAlerts, setLiveAlerts] = useState<Alert[]>([]);
-  const status = useLive("/ws/alerts", {}, live && !isNotAvailable(query.error), (frame) => {
+  const liveFilters = useMemo(() => {
+    const p: Record<string, string> = {};
+    if (filters.severity) p.severity = filters.severity;
+    if (filters.detector) p.detector = filters.detector;
+    return p;
+  }, [filters.severity, filters.detector]);
+  const status = useLive("/ws/alerts", liveFilters, live && !isNotAvailable(query.error), (frame) => {
+    if (frame.type === "lagged") {
+      // The stream skipped alerts: read the list again.
+      void query.refetch();
+      return;
+    }
     if (frame.type !== "alerts") return;
     setLiveAlerts((prev) => [...frame.alerts.filter((a) => matches(a, filters)), ...prev]);
   });
@@ -55,8 +66,8 @@ export function AlertsPage() {
     const seen = new Set<string>();
     const out: Alert[] = [];
     for (const a of [...liveAlerts, ...(query.data?.pages.flatMap((p) => p.alerts) ?? [])]) {
-      if (seen.has(a.id)) continue;
-      seen.add(a.id);
+      if (seen.has(String(a.id))) continue;
+      seen.add(String(a.id));
       out.push(a);
     }
     return out.sort((a, b) => (b.time > a.time ? 1 : b.time < a.time ? -1 : 0));
@@ -79,7 +90,7 @@ export function AlertsPage() {
           <option value="">Any severity</option>
           {["critical", "high", "medium", "low"].map((s) => (
             <option key={s} value={s}>
-              {s}
+              {s === "critical" ? "critical" : `${s} and above`}
             </option>
           ))}
         </Select>
@@ -132,7 +143,7 @@ export function AlertsPage() {
             </thead>
             <tbody>
               {alerts.map((a) => (
-                <AlertRow key={a.id} alert={a} />
+                <AlertRow key={String(a.id)} alert={a} />
               ))}
             </tbody>
           </table>
@@ -147,8 +158,15 @@ export function AlertsPage() {
   );
 }
 
+const SEVERITIES = ["low", "medium", "high", "critical"];
+
+/** The list's filters on a live alert (severity is the least severity shown). */
 function matches(a: Alert, f: AlertFilters): boolean {
-  return (!f.severity || a.severity === f.severity) && (!f.detector || a.detector === f.detector) && (!f.trace_id || a.trace_id === f.trace_id);
+  return (
+    (!f.severity || SEVERITIES.indexOf(a.severity) >= SEVERITIES.indexOf(f.severity)) &&
+    (!f.detector || a.detector === f.detector) &&
+    (!f.trace_id || a.trace_id === f.trace_id)
+  );
 }
 
 function Header() {
@@ -174,23 +192,27 @@ function AlertRow({ alert }: { alert: Alert }) {
         </td>
         <td className="py-2">
           <div className="font-medium">{alert.title}</div>
-          {!open ? <div className="truncate font-mono text-xs text-muted-foreground">{short(alert.evidence)}</div> : null}
+          {!open ? <div className="truncate font-mono text-xs text-muted-foreground">{short(evidenceSummary(alert.evidence))}</div> : null}
         </td>
         <td className="py-2 font-mono text-xs">
           {alert.detector}
-          {alert.score != null ? <div className="text-muted-foreground">score {alert.score.toFixed(2)}</div> : null}
+          {alert.score != null ? <div className="text-muted-foreground">score {formatScore(alert.score)}</div> : null}
         </td>
         <td className="py-2">
-          <Link className="font-mono text-xs underline" to={`/traces/${alert.trace_id}${alert.span_id ? `?span=${alert.span_id}` : ""}`} onClick={(e) => e.stopPropagation()}>
-            {alert.trace_id.slice(0, 12)}
-          </Link>
+          {alert.trace_id ? (
+            <Link className="font-mono text-xs underline" to={`/traces/${alert.trace_id}${alert.span_id ? `?span=${alert.span_id}` : ""}`} onClick={(e) => e.stopPropagation()}>
+              {alert.trace_id.slice(0, 12)}
+            </Link>
+          ) : (
+            <span className="text-xs text-muted-foreground">–</span>
+          )}
         </td>
       </tr>
       {open ? (
         <tr className="border-b">
           <td colSpan={5} className="bg-muted/40 p-3">
             <div className="mb-1 text-xs font-semibold uppercase text-muted-foreground">Evidence</div>
-            <pre className="whitespace-pre-wrap break-words font-mono text-xs">{pretty(alert.evidence)}</pre>
+            <Evidence value={alert.evidence} />
           </td>
         </tr>
       ) : null}
@@ -198,7 +220,6 @@ function AlertRow({ alert }: { alert: Alert }) {
   );
 }
 
-function short(value: unknown): string {
-  const text = typeof value === "string" ? value : JSON.stringify(value);
-  return text && text.length > 160 ? `${text.slice(0, 160)}…` : (text ?? "");
+function short(text: string): string {
+  return text.length > 160 ? `${text.slice(0, 160)}…` : text;
 }

@@ -11,7 +11,7 @@ import { formatMs, formatNanos } from "@/lib/timescale";
 import { formatCost, formatNumber } from "@/lib/format";
 import { Badge } from "@/components/ui/badge";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
-import { Conversation, CopyButton, JsonBlock, pretty } from "@/components/content";
+import { Conversation, CopyButton, Evidence, JsonBlock, formatScore, pretty } from "@/components/content";
 import { KindIcon, kindStyle } from "@/components/kind";
 
 export function SpanPanel({ span, alerts, alertsUnavailable, traceStart }: { span: SpanItem; alerts: Alert[]; alertsUnavailable: boolean; traceStart: number }) {
@@ -78,14 +78,21 @@ export function SpanPanel({ span, alerts, alertsUnavailable, traceStart }: { spa
         <Section title={`Alerts (${alerts.length})`}>
           <div className="flex flex-col gap-2" data-testid="span-alerts">
             {alerts.map((a) => (
-              <div key={a.id} className="rounded-md border border-orange-500/40 bg-orange-500/5 p-2 text-sm">
+              <div key={String(a.id)} className="rounded-md border border-orange-500/40 bg-orange-500/5 p-2 text-sm">
                 <div className="flex items-center gap-2">
                   <AlertTriangle className="size-4 text-orange-500" />
                   <span className="font-medium">{a.title}</span>
                   <Badge variant={a.severity}>{a.severity}</Badge>
-                  <span className="text-xs text-muted-foreground">{a.detector}</span>
+                  <span className="text-xs text-muted-foreground">
+                    {a.detector}
+                    {a.score != null ? ` · score ${formatScore(a.score)}` : ""}
+                  </span>
                 </div>
-                {a.evidence !== undefined && a.evidence !== null ? <pre className="mt-1 whitespace-pre-wrap break-words font-mono text-xs">{pretty(a.evidence)}</pre> : null}
+                {a.evidence !== undefined && a.evidence !== null ? (
+                  <div className="mt-1">
+                    <Evidence value={a.evidence} />
+                  </div>
+                ) : null}
               </div>
             ))}
           </div>
