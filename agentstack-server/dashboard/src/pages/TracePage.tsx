@@ -43,7 +43,7 @@ export function TracePage() {
   const [live, setLive] = useState(false);
   const lastRefetch = useRef(0);
   const liveStatus = useLive("/ws/traces", {}, live, (frame) => {
-    if (frame.type === "traces" && frame.traces.some((t) => t.trace_id === query.data?.trace_id)) {
+    if (frame.type === "lagged" || (frame.type === "traces" && frame.traces.some((t) => t.trace_id === query.data?.trace_id))) {
       const now = Date.now();
       if (now - lastRefetch.current > 2000) {
         lastRefetch.current = now;
@@ -63,7 +63,13 @@ export function TracePage() {
   }
   const trace = query.data!;
   const alertList = alerts.data?.alerts ?? [];
-  const totals = trace.totals;
+  // Cost: the server's total when it sends one, else the sum of the spans' costs (when any has one).
+  const spanCosts = trace.spans.filter((s) => typeof s.cost_usd === "number");
+  const totals = {
+    ...trace.totals,
+    cost_usd: trace.totals.cost_usd !== undefined ? trace.totals.cost_usd : spanCosts.length ? spanCosts.reduce((a, s) => a + (s.cost_usd ?? 0), 0) : undefined,
+    cost_estimated: trace.totals.cost_estimated ?? spanCosts.some((s) => s.cost_estimated),
+  };
   return (
     <div className="flex h-full flex-col">
       <div className="flex flex-wrap items-center gap-x-4 gap-y-1 border-b px-4 py-2">
