@@ -222,3 +222,31 @@ export function linkedTraces() {
   ];
   return { first: first.traceId, second: second.traceId, body: payload("autogen-runtime", spans) };
 }
+
+/** A partial trace, as separate batches in reverse order: a child before its parent, and a span
+ *  whose parent never arrives (an orphan). */
+export function partialTrace() {
+  const traceId = hex(16);
+  const root = hex(8);
+  const child = hex(8);
+  const orphan = hex(8);
+  const t0 = BigInt(Date.now()) * 1_000_000n;
+  const span = (spanId, parentSpanId, name, start, end) => ({
+    traceId,
+    spanId,
+    ...(parentSpanId ? { parentSpanId } : {}),
+    name,
+    startTimeUnixNano: String(t0 + BigInt(start) * 1_000_000n),
+    endTimeUnixNano: String(t0 + BigInt(end) * 1_000_000n),
+    attributes: [str("agentstack.span.kind", "tool")],
+  });
+  return {
+    traceId,
+    orphan,
+    batches: [
+      payload("partial-agent", [span(orphan, hex(8), "orphan-step", 20, 30)]),
+      payload("partial-agent", [span(child, root, "child-step", 5, 15)]),
+      payload("partial-agent", [span(root, null, "partial-root", 0, 40)]),
+    ],
+  };
+}

@@ -9,7 +9,7 @@
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { attackTrace, langGraphTrace, linkedTraces, postOtlp } from "./otlp.mjs";
+import { attackTrace, langGraphTrace, linkedTraces, partialTrace, postOtlp } from "./otlp.mjs";
 import { ARTIFACTS, CheckFailed, check, getJson, launchBrowser, log, runQuickstart, startStack, waitFor } from "./stack.mjs";
 import { runPerf } from "./perf.mjs";
 
@@ -144,6 +144,20 @@ async function main() {
       const out = await page.locator("[data-testid=span-output]").innerText();
       check(out.includes("lookup_capital"), `the output conversation does not show the tool call: ${out.slice(0, 200)}`);
       await shot("trace-conversation");
+    });
+
+    // ── Out of order, with an orphan ──────────────────────────────────────────────────────
+    await step("a trace sent out of order with an orphan span shows every span, the orphan flagged", async () => {
+      const partial = partialTrace();
+      for (const batch of partial.batches) await postOtlp(stack.collector, batch);
+      const detail = await waitTrace(partial.traceId, 3);
+      await page.goto(`${stack.dashboard}/traces/${partial.traceId}`);
+      await page.locator("[data-testid=span-row]").first().waitFor();
+      const count = Number(await page.getAttribute("[data-testid=waterfall-count]", "data-count"));
+      check(count === detail.totals.span_count, `waterfall counts ${count}, the API ${detail.totals.span_count}`);
+      const orphanRow = page.locator(`[data-testid=span-row][data-span-id="${partial.orphan}"]`);
+      check((await orphanRow.innerText()).includes("orphan"), "the span whose parent is missing is not flagged as an orphan");
+      await shot("trace-partial");
     });
 
     // ── Linked traces (span links) ────────────────────────────────────────────────────────
