@@ -1,6 +1,7 @@
 // The app shell: the navigation bar (pages, theme toggle) above the page.
 
-import { NavLink, Outlet } from "react-router";
+import { NavLink, Outlet, useLocation } from "react-router";
+import { ErrorBoundary } from "./ErrorBoundary";
 import { Activity, Bell, DollarSign, Layers, MessagesSquare, Moon, Settings, Sun } from "lucide-react";
 import { useTheme } from "@/lib/theme";
 import { Button } from "./ui/button";
@@ -16,6 +17,7 @@ const NAV = [
 
 export function Layout() {
   const [theme, toggle] = useTheme();
+  const location = useLocation();
   return (
     <div className="flex h-full flex-col">
       <header className="flex h-12 shrink-0 items-center gap-4 border-b px-4">
@@ -45,7 +47,9 @@ export function Layout() {
         </div>
       </header>
       <main className="min-h-0 flex-1">
-        <Outlet />
+        <ErrorBoundary resetKey={location.pathname}>
+          <Outlet />
+        </ErrorBoundary>
       </main>
     </div>
   );
