@@ -250,3 +250,21 @@ export function partialTrace() {
     ],
   };
 }
+
+/** `n` one-span traces an hour ago, one second apart (to page through the list). */
+export function manyTraces(n) {
+  const spans = [];
+  const t0 = BigInt(Date.now() - 3_600_000) * 1_000_000n;
+  for (let i = 0; i < n; i++) {
+    const start = t0 + BigInt(i) * 1_000_000_000n;
+    spans.push({
+      traceId: hex(16),
+      spanId: hex(8),
+      name: `batch-job-${i}`,
+      startTimeUnixNano: String(start),
+      endTimeUnixNano: String(start + 20_000_000n),
+      attributes: [str("agentstack.span.kind", "agent")],
+    });
+  }
+  return payload("batch-agent", spans);
+}

@@ -9,7 +9,7 @@
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { attackTrace, langGraphTrace, linkedTraces, partialTrace, postOtlp } from "./otlp.mjs";
+import { attackTrace, langGraphTrace, linkedTraces, manyTraces, partialTrace, postOtlp } from "./otlp.mjs";
 import { ARTIFACTS, CheckFailed, check, getJson, launchBrowser, log, runQuickstart, startStack, waitFor } from "./stack.mjs";
 import { runPerf } from "./perf.mjs";
 
@@ -205,6 +205,31 @@ async function main() {
         await shot("traces-live");
       });
     }
+
+    // ── Infinite scroll ───────────────────────────────────────────────────────────────────
+    await step("scrolling the list loads the next pages until every trace is listed", async () => {
+      await postOtlp(stack.collector, manyTraces(250));
+      const all = await waitFor("the 250 traces to be stored", async () => {
+        let total = 0;
+        let cursor = null;
+        do {
+          const r = await api(`/api/v1/traces?limit=1000${cursor ? `&cursor=${cursor}` : ""}`);
+          total += r.body.traces.length;
+          cursor = r.body.next_cursor;
+        } while (cursor);
+        return total >= 250 ? total : null;
+      });
+      await page.goto(`${stack.dashboard}/traces`);
+      await page.locator("[data-testid=trace-row]").first().waitFor();
+      await waitFor(`the list to count all ${all} traces`, async () => {
+        await page.locator("[data-testid=traces-scroll]").evaluate((el) => (el.scrollTop = el.scrollHeight));
+        const text = await page.locator("[data-testid=trace-count]").innerText();
+        return text.startsWith(`${all.toLocaleString("en-US")} traces`) && !text.includes("+");
+      }, 20_000, 300);
+      const rows = await page.locator("[data-testid=trace-row]").count();
+      check(rows < 120, `${rows} rows in the DOM: the list is not virtualized`);
+      await shot("traces-scrolled");
+    });
 
     // ── Sessions ──────────────────────────────────────────────────────────────────────────
     await step("sessions list the quickstart session and its traces in order", async () => {
