@@ -14,7 +14,7 @@ import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { Conversation, CopyButton, Evidence, JsonBlock, formatScore, pretty } from "@/components/content";
 import { KindIcon, kindStyle } from "@/components/kind";
 
-export function SpanPanel({ span, alerts, alertsUnavailable, traceStart }: { span: SpanItem; alerts: Alert[]; alertsUnavailable: boolean; traceStart: number }) {
+export function SpanPanel({ span, alerts, traceStart }: { span: SpanItem; alerts: Alert[]; traceStart: number }) {
   const conversation = useMemo(() => spanConversation(span), [span]);
   const attributes = span.attributes ?? {};
   const events = Array.isArray(span.events) ? span.events : [];
@@ -97,7 +97,7 @@ export function SpanPanel({ span, alerts, alertsUnavailable, traceStart }: { spa
             ))}
           </div>
         </Section>
-      ) : alertsUnavailable ? null : null}
+      ) : null}
 
       {hasConversation ? (
         <div className="flex items-center gap-2">

@@ -7,7 +7,7 @@ import { Link, useParams, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { ArrowLeft, ChevronDown, ChevronRight, ChevronsDownUp, ChevronsUpDown, CircleAlert, Radio, Search, ZoomIn, ZoomOut } from "lucide-react";
-import { api, isNotAvailable } from "@/api/client";
+import { api } from "@/api/client";
 import type { Alert, SpanItem } from "@/api/types";
 import { ancestors, buildTree, visibleRows, type TreeNode } from "@/lib/tree";
 import { formatMs, formatNanos, ticks, timeScale } from "@/lib/timescale";
@@ -131,7 +131,7 @@ export function TracePage() {
           )}
         </div>
       ) : null}
-      <Waterfall spans={trace.spans} alerts={alertList} alertsUnavailable={isNotAvailable(alerts.error)} />
+      <Waterfall spans={trace.spans} alerts={alertList} />
     </div>
   );
 }
@@ -151,7 +151,7 @@ function maxSeverity(alerts: Alert[]): Alert["severity"] {
   return SEVERITY_ORDER[best];
 }
 
-function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; alerts: Alert[]; alertsUnavailable: boolean }) {
+function Waterfall({ spans, alerts }: { spans: SpanItem[]; alerts: Alert[] }) {
   const tree = useMemo(() => buildTree(spans), [spans]);
   // Zoom: the timeline shows [start, end] of one span (double-click a row) instead of the trace.
   const [zoom, setZoom] = useState<{ start: number; end: number } | null>(null);
@@ -324,7 +324,12 @@ function Waterfall({ spans, alerts, alertsUnavailable }: { spans: SpanItem[]; al
       </div>
       <div className="w-[44%] min-w-[380px] max-w-[720px] shrink-0 overflow-y-auto" data-testid="span-panel">
         {selected ? (
-          <SpanPanel span={selected} alerts={alerts.filter((a) => a.span_id === selected.span_id)} alertsUnavailable={alertsUnavailable} traceStart={tree.startNanos} />
+          <SpanPanel
+            span={selected}
+            // Alerts about the whole trace (no span) show with its first root.
+            alerts={alerts.filter((a) => a.span_id === selected.span_id || (!a.span_id && selected.span_id === tree.roots[0]?.span.span_id))}
+            traceStart={tree.startNanos}
+          />
         ) : (
           <div className="p-4 text-sm text-muted-foreground">Select a span.</div>
         )}
