@@ -13,7 +13,7 @@ import { formatTime, relativeTime } from "@/lib/format";
 import { Empty, ErrorState, Loading, NotAvailable } from "@/components/states";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
-import { Input, Select } from "@/components/ui/input";
+import { Select, TextFilter } from "@/components/ui/input";
 import { Switch } from "@/components/ui/switch";
 import { Evidence, evidenceSummary, formatScore } from "@/components/content";
 import { cn } from "@/lib/cn";
@@ -94,8 +94,8 @@ export function AlertsPage() {
             </option>
           ))}
         </Select>
-        <Input className="w-44" placeholder="Detector" defaultValue={filters.detector} onKeyDown={(e) => e.key === "Enter" && set("detector", e.currentTarget.value)} onBlur={(e) => set("detector", e.currentTarget.value)} aria-label="Detector" />
-        <Input className="w-72" placeholder="Trace id" defaultValue={filters.trace_id} onKeyDown={(e) => e.key === "Enter" && set("trace_id", e.currentTarget.value)} onBlur={(e) => set("trace_id", e.currentTarget.value)} aria-label="Trace id" />
+        <TextFilter className="h-9" label="Detector" value={filters.detector} onCommit={(v) => set("detector", v.trim())} />
+        <TextFilter className="h-9 w-72" label="Trace id" value={filters.trace_id} onCommit={(v) => set("trace_id", v.trim())} />
         <Select value={filters.since ?? ""} onChange={(e) => set("since", e.target.value)} aria-label="Time range">
           {TIME_RANGES.map((r) => (
             <option key={r.value} value={r.value}>

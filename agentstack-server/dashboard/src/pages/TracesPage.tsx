@@ -14,7 +14,7 @@ import { anchorShift, mergeLive, upsertTraces } from "@/lib/upsert";
 import { formatMs } from "@/lib/timescale";
 import { formatCost, formatNumber, formatTime, formatTokens, relativeTime } from "@/lib/format";
 import { useLive, type LiveStatus } from "@/hooks/useLive";
-import { Input, Select } from "@/components/ui/input";
+import { Input, Select, TextFilter } from "@/components/ui/input";
 import { Button } from "@/components/ui/button";
 import { Switch } from "@/components/ui/switch";
 import { Badge } from "@/components/ui/badge";
@@ -251,6 +251,19 @@ function FilterBar({
     return () => clearTimeout(timer);
   }, [q]);
   const set = (key: keyof TraceFilters, value: string) => onChange({ ...filters, [key]: value });
+  // "/" focuses the search box (as on GitHub), unless the user is typing somewhere already.
+  const searchRef = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement | null;
+      if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
+      e.preventDefault();
+      searchRef.current?.focus();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
   const [more, setMore] = useState(() => !!(filters.service || filters.model || filters.session || filters.user || filters.min_duration_ms || filters.name));
 
   return (
@@ -260,7 +273,8 @@ function FilterBar({
           <Search className="absolute left-2.5 top-2.5 size-4 text-muted-foreground" />
           <Input
             className="pl-8"
-            placeholder="Search names, inputs and outputs…"
+            ref={searchRef}
+            placeholder="Search inputs and outputs…  ( / )"
             value={q}
             onChange={(e) => setQ(e.target.value)}
             onKeyDown={(e) => e.key === "Enter" && onChange({ ...filters, q })}
@@ -315,21 +329,5 @@ function FilterBar({
         </div>
       ) : null}
     </div>
-  );
-}
-
-function TextFilter({ label, value, onCommit }: { label: string; value?: string; onCommit: (v: string) => void }) {
-  const [text, setText] = useState(value ?? "");
-  useEffect(() => setText(value ?? ""), [value]);
-  return (
-    <Input
-      className="h-8 w-44"
-      placeholder={label}
-      aria-label={label}
-      value={text}
-      onChange={(e) => setText(e.target.value)}
-      onBlur={() => text !== (value ?? "") && onCommit(text)}
-      onKeyDown={(e) => e.key === "Enter" && onCommit(text)}
-    />
   );
 }

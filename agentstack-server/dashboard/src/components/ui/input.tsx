@@ -1,4 +1,5 @@
 import * as React from "react";
+import { useEffect, useState } from "react";
 import { cn } from "@/lib/cn";
 
 export const Input = React.forwardRef<HTMLInputElement, React.InputHTMLAttributes<HTMLInputElement>>(({ className, ...props }, ref) => (
@@ -21,3 +22,20 @@ export const Select = React.forwardRef<HTMLSelectElement, React.SelectHTMLAttrib
   />
 ));
 Select.displayName = "Select";
+
+/** A text filter that commits on Enter or blur (not on every key), and follows its URL value. */
+export function TextFilter({ label, value, onCommit, className }: { label: string; value?: string; onCommit: (v: string) => void; className?: string }) {
+  const [text, setText] = useState(value ?? "");
+  useEffect(() => setText(value ?? ""), [value]);
+  return (
+    <Input
+      className={cn("h-8 w-44", className)}
+      placeholder={label}
+      aria-label={label}
+      value={text}
+      onChange={(e) => setText(e.target.value)}
+      onBlur={() => text !== (value ?? "") && onCommit(text)}
+      onKeyDown={(e) => e.key === "Enter" && onCommit(text)}
+    />
+  );
+}
