@@ -207,7 +207,7 @@ async function main() {
     }
 
     // ── Infinite scroll ───────────────────────────────────────────────────────────────────
-    await step("scrolling the list loads the next pages until every trace is listed", async () => {
+    await step("scrolling the list loads the next pages until every trace is listed; Live keeps the row in view in place", async () => {
       await postOtlp(stack.collector, manyTraces(250));
       const all = await waitFor("the 250 traces to be stored", async () => {
         let total = 0;
@@ -229,6 +229,25 @@ async function main() {
       const rows = await page.locator("[data-testid=trace-row]").count();
       check(rows < 120, `${rows} rows in the DOM: the list is not virtualized`);
       await shot("traces-scrolled");
+      if (wsProbe === 404) return;
+      // Live while scrolled down: the new trace lands on top, and the row in view stays put.
+      await page.locator("[data-testid=traces-scroll]").evaluate((el) => (el.scrollTop = 40 * 100));
+      await page.click("[data-testid=live-switch]");
+      await page.locator('[data-testid=live-status][data-status="live"]').waitFor({ timeout: 10_000 });
+      await page.waitForTimeout(300);
+      const anchor = await page.evaluate(() => {
+        const el = document.querySelector("[data-testid=traces-scroll]");
+        const top = el.getBoundingClientRect().top;
+        const row = [...el.querySelectorAll("[data-testid=trace-row]")].find((r) => r.getBoundingClientRect().top >= top - 1);
+        return { id: row.dataset.traceId, y: row.getBoundingClientRect().top };
+      });
+      const before = await page.locator("[data-testid=trace-count]").innerText();
+      const liveId = runQuickstart(stack.collector);
+      await waitFor("the live trace to be counted", async () => (await page.locator("[data-testid=trace-count]").innerText()) !== before, 20_000);
+      const y = await page.evaluate((id) => document.querySelector(`[data-testid=trace-row][data-trace-id="${id}"]`)?.getBoundingClientRect().top ?? null, anchor.id);
+      check(y !== null && Math.abs(y - anchor.y) <= 1, `the row in view moved from y=${anchor.y} to y=${y} when a live trace arrived`);
+      await page.locator("[data-testid=traces-scroll]").evaluate((el) => (el.scrollTop = 0));
+      await page.locator(`[data-testid=trace-row][data-trace-id="${liveId}"]`).waitFor({ timeout: 5000 });
     });
 
     // ── Sessions ──────────────────────────────────────────────────────────────────────────
