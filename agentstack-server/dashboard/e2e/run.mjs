@@ -9,7 +9,7 @@
 
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { attackTrace, langGraphTrace, linkedTraces, manyTraces, partialTrace, postOtlp } from "./otlp.mjs";
+import { attackTrace, hex, langGraphTrace, linkedTraces, manyTraces, partialTrace, payload, postOtlp } from "./otlp.mjs";
 import { ARTIFACTS, CheckFailed, check, getJson, launchBrowser, log, runQuickstart, startStack, waitFor } from "./stack.mjs";
 import { runPerf } from "./perf.mjs";
 
@@ -203,6 +203,30 @@ async function main() {
         const rows = await page.locator(`[data-testid=trace-row][data-trace-id="${newId}"]`).count();
         check(rows === 1, `the live trace shows ${rows} times`);
         await shot("traces-live");
+      });
+    }
+
+    if (wsProbe !== 404) {
+      await step("an open trace grows live: a late span joins the waterfall without a reload", async () => {
+        const detail = await waitTrace(lang.traceId, lang.spanCount);
+        const root = detail.spans.find((s) => s.depth === 0);
+        await page.goto(`${stack.dashboard}/traces/${lang.traceId}`);
+        await page.locator("[data-testid=span-row]").first().waitFor();
+        await page.getByRole("switch", { name: "Live refresh" }).click();
+        await waitFor("the trace page's live tail", async () => (await page.getByText("live", { exact: true }).count()) > 0);
+        await page.waitForTimeout(500);
+        const late = hex(8);
+        const now = BigInt(Date.now()) * 1_000_000n;
+        await postOtlp(
+          stack.collector,
+          payload("langgraph-agent", [
+            { traceId: lang.traceId, spanId: late, parentSpanId: root.span_id, name: "late-tool", startTimeUnixNano: String(now), endTimeUnixNano: String(now + 1_000_000n), attributes: [{ key: "agentstack.span.kind", value: { stringValue: "tool" } }] },
+          ]),
+        );
+        await page.locator(`[data-testid=span-row][data-span-id="${late}"]`).waitFor({ timeout: 20_000 });
+        const count = Number(await page.getAttribute("[data-testid=waterfall-count]", "data-count"));
+        check(count === lang.spanCount + 1, `the waterfall counts ${count} spans after the late one, expected ${lang.spanCount + 1}`);
+        await shot("trace-live");
       });
     }
 

@@ -7,6 +7,7 @@ import { Link } from "react-router";
 import { AlertTriangle } from "lucide-react";
 import type { Alert, SpanItem } from "@/api/types";
 import { spanConversation } from "@/lib/messages";
+import { lacksDetails } from "@/lib/liveTrace";
 import { formatMs, formatNanos } from "@/lib/timescale";
 import { formatCost, formatNumber } from "@/lib/format";
 import { Badge } from "@/components/ui/badge";
@@ -97,6 +98,12 @@ export function SpanPanel({ span, alerts, traceStart }: { span: SpanItem; alerts
             ))}
           </div>
         </Section>
+      ) : null}
+
+      {lacksDetails(span) ? (
+        <p className="rounded-md border border-dashed p-2 text-xs text-muted-foreground" data-testid="span-details-pending">
+          This span just arrived live: its input, output and attributes come with the next refresh of the trace.
+        </p>
       ) : null}
 
       {hasConversation ? (

@@ -4,11 +4,12 @@
 
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { ArrowLeft, ChevronDown, ChevronRight, ChevronsDownUp, ChevronsUpDown, CircleAlert, Radio, Search, ZoomIn, ZoomOut } from "lucide-react";
 import { api } from "@/api/client";
-import type { Alert, SpanItem } from "@/api/types";
+import type { Alert, SpanItem, TraceDetail } from "@/api/types";
+import { mergeSpans } from "@/lib/liveTrace";
 import { ancestors, buildTree, visibleRows, type TreeNode } from "@/lib/tree";
 import { formatMs, formatNanos, ticks, timeScale } from "@/lib/timescale";
 import { formatCost, formatNumber, formatTime, formatTokens, plural } from "@/lib/format";
@@ -39,17 +40,29 @@ export function TracePage() {
   });
 
   const conversation = useQuery({ queryKey: ["conversation", traceId], queryFn: () => api.conversation(traceId), retry: false });
-  // Live: refetch the trace (at most every 2 s) when the live tail says new spans of it arrived.
+  // Live: span summaries from the live tail are merged in at once (so the waterfall grows as the
+  // agent runs); the full trace, with the new spans' inputs and outputs, is refetched at most every
+  // 10 s (a big trace is megabytes), and at once on "lagged".
   const [live, setLive] = useState(false);
+  const client = useQueryClient();
   const lastRefetch = useRef(0);
+  const refetchSoon = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(refetchSoon.current), []);
   const liveStatus = useLive("/ws/traces", {}, live, (frame) => {
-    if (frame.type === "lagged" || (frame.type === "traces" && frame.traces.some((t) => t.trace_id === query.data?.trace_id))) {
-      const now = Date.now();
-      if (now - lastRefetch.current > 2000) {
-        lastRefetch.current = now;
-        void query.refetch();
-      }
+    const id = query.data?.trace_id;
+    if (!id) return;
+    if (frame.type === "lagged") {
+      void query.refetch();
+      return;
     }
+    if (frame.type !== "spans" || !frame.spans.some((s) => s.trace_id === id)) return;
+    client.setQueryData<TraceDetail>(["trace", traceId], (old) => (old ? mergeSpans(old, frame.spans) : old));
+    const wait = Math.max(0, lastRefetch.current + 10_000 - Date.now());
+    clearTimeout(refetchSoon.current);
+    refetchSoon.current = setTimeout(() => {
+      lastRefetch.current = Date.now();
+      void query.refetch();
+    }, Math.max(wait, 500));
   });
 
   if (query.isLoading) return <Loading label="Loading the trace…" />;
