@@ -22,7 +22,7 @@ import { Empty, ErrorState, FirstTraceHelp, Loading } from "@/components/states"
 import { cn } from "@/lib/cn";
 
 const ROW = 40;
-const COLUMNS = "grid-cols-[150px_minmax(180px,1fr)_150px_90px_60px_120px_80px_70px_70px]";
+const COLUMNS = "grid-cols-[180px_minmax(180px,1fr)_150px_90px_60px_120px_80px_70px_70px]";
 
 /** The list's query; main.tsx starts it before React renders when the app opens on /traces. */
 export function tracesQuery(filters: TraceFilters) {
