@@ -100,6 +100,18 @@ async function main() {
       check((await page.inputValue("[data-testid=search]")) === "umbrella", "the search box lost the query from the URL");
     });
 
+    await step("filters in the URL narrow the list the way the API does (status=error, kind=llm)", async () => {
+      for (const query of ["status=error", "kind=llm"]) {
+        const expected = (await api(`/api/v1/traces?${query}&limit=1000`)).body.traces.map((t) => t.trace_id).sort();
+        await page.goto(`${stack.dashboard}/traces?${query}`);
+        await waitFor(`the list for ?${query}`, async () => {
+          const ids = (await page.locator("[data-testid=trace-row]").evaluateAll((els) => els.map((e) => e.dataset.traceId))).sort();
+          return JSON.stringify(ids) === JSON.stringify(expected);
+        });
+      }
+      check((await page.locator("select[aria-label='Span kind']").inputValue()) === "llm", "the kind filter does not show the URL's kind");
+    });
+
     // ── One trace ─────────────────────────────────────────────────────────────────────────
     await step("the trace page shows every span in the waterfall", async () => {
       await page.locator(`[data-testid=trace-row][data-trace-id="${quickId}"]`).click();
@@ -314,6 +326,12 @@ async function main() {
         await page.locator(`[data-testid=alert-row]:has(a[href*="${attack.traceId}"])`).first().click();
         await page.locator("[data-testid=evidence]").first().waitFor({ timeout: 5000 });
         await shot("alerts");
+        // severity= is the least severity listed.
+        const critical = (await api(`/api/v1/alerts?severity=critical`)).body.alerts.length;
+        await page.goto(`${stack.dashboard}/alerts?severity=critical`);
+        await waitFor("the critical alerts only", async () => (await page.locator("[data-testid=alert-row]").count()) === critical && (critical === 0 || (await page.locator("[data-testid=alert-row]").first().innerText()).includes("critical")));
+        await page.goto(`${stack.dashboard}/alerts`);
+        await page.locator("[data-testid=alert-row]").first().waitFor();
         // The trace list's alert badge (alert_count / max_severity on the summary).
         const summary = (await api(`/api/v1/traces?limit=50`)).body.traces.find((t) => t.trace_id === attack.traceId);
         check(summary?.alert_count > 0, `the attack trace's summary has alert_count ${summary?.alert_count}`);
