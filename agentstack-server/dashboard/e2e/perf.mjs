@@ -8,6 +8,7 @@
 // Writes e2e/artifacts/perf.json.
 
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
@@ -143,12 +144,15 @@ export async function runPerf({ stack, browser, shot }) {
   const sizes = assetSizes();
   const result = {
     when: new Date().toISOString(),
+    // Other work on the machine slows every number here; the idle frame times show how much.
+    machine: { cpus: os.cpus().length, loadAverage1m: Math.round(os.loadavg()[0] * 100) / 100 },
     tracesPage: { runs: tracesRuns, medianFirstRenderMs: median(tracesRuns.map((r) => r.firstRenderMs)) },
     bigTrace: { spans: big.spanCount, waterfallCount, runs: bigRuns, medianFirstRenderMs: median(bigRuns.map((r) => r.firstRenderMs)), minFirstRenderMs: Math.min(...bigRuns.map((r) => r.firstRenderMs)), scroll },
     assets: sizes,
   };
   mkdirSync(ARTIFACTS, { recursive: true });
   writeFileSync(path.join(ARTIFACTS, "perf.json"), JSON.stringify(result, null, 2));
+  log(`perf: machine: ${result.machine.cpus} CPUs, load average ${result.machine.loadAverage1m} (1 min)`);
   const t0 = tracesRuns[0];
   log(`perf: traces page first render ${result.tracesPage.medianFirstRenderMs} ms (median of 3, cold cache; first run: DOMContentLoaded ${t0.domContentLoadedMs} ms, list request sent at ${t0.listFetchStartMs} ms and answered in ${t0.listFetchMs} ms)`);
   log(
