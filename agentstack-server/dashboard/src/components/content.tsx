@@ -2,6 +2,7 @@
 // behind "show all", and chat messages as a conversation.
 
 import { useState } from "react";
+import type * as React from "react";
 import { ChevronDown, ChevronRight, Copy, Wrench } from "lucide-react";
 import { isLongText, type ChatMessage } from "@/lib/messages";
 import { cn } from "@/lib/cn";
@@ -34,14 +35,46 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
   );
 }
 
-export function LongText({ text, mono, className }: { text: string; mono?: boolean; className?: string }) {
+const JSON_TOKEN = /("(?:\\.|[^"\\])*")(\s*:)?|\b(true|false|null)\b|-?\b\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b/g;
+
+/** Pretty JSON text with keys, strings, numbers and literals coloured (React text, no HTML). */
+function highlightJson(text: string): React.ReactNode[] {
+  const out: React.ReactNode[] = [];
+  let last = 0;
+  for (const m of text.matchAll(JSON_TOKEN)) {
+    const at = m.index ?? 0;
+    if (at > last) out.push(text.slice(last, at));
+    const [token, string, colon, literal] = m;
+    if (string !== undefined) {
+      out.push(
+        <span key={at} className={colon ? "text-violet-700 dark:text-violet-300" : "text-emerald-700 dark:text-emerald-400"}>
+          {string}
+        </span>,
+      );
+      if (colon) out.push(colon);
+    } else {
+      out.push(
+        <span key={at} className={literal ? "text-orange-600 dark:text-orange-300" : "text-sky-700 dark:text-sky-300"}>
+          {token}
+        </span>,
+      );
+    }
+    last = at + token.length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+export function LongText({ text, mono, json, className }: { text: string; mono?: boolean; json?: boolean; className?: string }) {
   const long = isLongText(text);
   const [open, setOpen] = useState(false);
   const shown = long && !open ? text.slice(0, 600).split("\n").slice(0, 12).join("\n") : text;
+  // Colouring a megabyte of JSON would cost more than it helps: only what is shown, up to 100k.
+  const body = json && shown.length < 100_000 ? highlightJson(shown) : shown;
   return (
     <div className={className}>
       <pre className={cn("whitespace-pre-wrap break-words text-xs leading-relaxed", mono ? "font-mono" : "font-sans text-sm")}>
-        {shown}
+        {body}
         {long && !open ? "…" : ""}
       </pre>
       {long ? (
@@ -61,7 +94,7 @@ export function JsonBlock({ value, testId }: { value: unknown; testId?: string }
       <div className="absolute right-2 top-1.5 opacity-0 transition-opacity group-hover:opacity-100">
         <CopyButton text={text} />
       </div>
-      <LongText text={text} mono={!isString} />
+      <LongText text={text} mono={!isString} json={!isString} />
     </div>
   );
 }

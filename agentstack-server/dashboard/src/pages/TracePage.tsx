@@ -314,7 +314,8 @@ function Waterfall({ spans, alerts }: { spans: SpanItem[]; alerts: Alert[] }) {
           <div className="relative flex-1 py-1">
             {axis.map((t) => (
               <span key={t} className="absolute -translate-x-1/2 tabular-nums first:translate-x-0" style={{ left: `${scale.width(t) * 100}%` }}>
-                {formatNanos(t + scale.startNanos - tree.startNanos)}
+                {/* Offset first: adding t to a Unix-nanosecond number would round it (past 2^53). */}
+                {formatNanos(t + (scale.startNanos - tree.startNanos))}
               </span>
             ))}
             &nbsp;
