@@ -294,6 +294,8 @@ function FilterBar({
           <option value="tool">has tool span</option>
           <option value="chain">has chain span</option>
           <option value="retriever">has retriever span</option>
+          <option value="embedding">has embedding span</option>
+          <option value="guardrail">has guardrail span</option>
         </Select>
         <Select value={filters.since ?? ""} onChange={(e) => set("since", e.target.value)} aria-label="Time range">
           {TIME_RANGES.map((r) => (
