@@ -22,6 +22,7 @@ import { Empty, ErrorState, FirstTraceHelp, Loading } from "@/components/states"
 import { cn } from "@/lib/cn";
 
 const ROW = 40;
+const MAX_LIVE_ROWS = 5000;
 const COLUMNS = "grid-cols-[180px_minmax(180px,1fr)_150px_90px_60px_120px_80px_70px_70px]";
 
 /** The list's query; main.tsx starts it before React renders when the app opens on /traces. */
@@ -64,7 +65,15 @@ export function TracesPage() {
     if (frame.type !== "traces" || !frame.traces?.length) return;
     setLiveRows((prev) => {
       const next = new Map(prev);
-      for (const t of frame.traces) next.set(t.trace_id, t);
+      for (const t of frame.traces) {
+        next.delete(t.trace_id); // re-insert: the Map's order is the order of the last update
+        next.set(t.trace_id, t);
+      }
+      // A tab left on Live for days must not grow without bound: keep the latest updates.
+      for (const id of next.keys()) {
+        if (next.size <= MAX_LIVE_ROWS) break;
+        next.delete(id);
+      }
       return next;
     });
     const ids = frame.traces.map((t) => t.trace_id);
