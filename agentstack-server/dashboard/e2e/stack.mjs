@@ -14,6 +14,22 @@ export const DIST = path.join(ROOT, "dist");
 export const ARTIFACTS = path.join(ROOT, "e2e", "artifacts");
 
 export class CheckFailed extends Error {}
+
+// Every server this run starts is stopped when the run ends, however it ends (a failed check,
+// a browser that would not start, Ctrl-C): no agentstack serve is left behind.
+const children = new Set();
+const tempDirs = new Set();
+process.on("exit", () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  for (const child of children) {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => process.exit(130));
 export function check(condition, message) {
   if (!condition) throw new CheckFailed(message);
 }
@@ -49,6 +65,7 @@ export async function startStack({ adminToken = "e2e-admin-token" } = {}) {
   const bin = requireBin("AGENTSTACK_BIN", path.join(ROOT, "../../target/debug/agentstack"));
   check(existsSync(path.join(DIST, "index.html")), "dist/index.html is missing: run `npm run build` first");
   const dir = mkdtempSync(path.join(os.tmpdir(), "agentstack-dashboard-e2e-"));
+  tempDirs.add(dir);
   const help = spawnSync(bin, ["serve", "--help"], { encoding: "utf8" }).stdout ?? "";
   const servesDashboard = help.includes("--dashboard-dir");
   const args = ["serve", "--otlp-http", "127.0.0.1:0", "--api", "127.0.0.1:0", "--db", path.join(dir, "e2e.db"), "--admin-token", adminToken, "--color", "never"];
@@ -56,6 +73,8 @@ export async function startStack({ adminToken = "e2e-admin-token" } = {}) {
   // Newer servers also listen for OTLP/gRPC (default 127.0.0.1:4317): keep the run off fixed ports.
   if (help.includes("--no-otlp-grpc")) args.push("--no-otlp-grpc");
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, AGENTSTACK_DASHBOARD_DIR: DIST } });
+  children.add(child);
+  child.on("exit", () => children.delete(child));
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
