@@ -205,3 +205,28 @@ fn a_config_file_with_an_unknown_key_stops_serve_with_its_line() {
     assert!(stderr.contains("line 2"), "{stderr}");
     assert!(stderr.contains(config.to_str().unwrap()), "{stderr}");
 }
+
+#[test]
+fn api_answers_are_gzipped_for_clients_that_accept_it() {
+    use std::io::{Read, Write};
+    let server = Server::start(&[]);
+    post_in_session(&server, 1, Some("conv-z"), now_nanos());
+    server.store_with(1);
+    let address = server.api.trim_start_matches("http://").to_string();
+    let ask = |accept: &str| {
+        let mut stream = std::net::TcpStream::connect(&address).unwrap();
+        write!(
+            stream,
+            "GET /api/v1/traces HTTP/1.1\r\nHost: {address}\r\n{accept}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        let text = String::from_utf8_lossy(&answer).to_lowercase();
+        text.split("\r\n\r\n").next().unwrap().to_string()
+    };
+    let gzipped = ask("Accept-Encoding: gzip\r\n");
+    assert!(gzipped.contains("content-encoding: gzip"), "{gzipped}");
+    let plain = ask("");
+    assert!(!plain.contains("content-encoding"), "{plain}");
+}

@@ -226,7 +226,10 @@ impl ApiRouter {
             Some((keys, _)) => routes.layer(axum::Extension(keys)),
             None => routes,
         };
-        routes.with_state(state)
+        // gzip for clients that ask (browsers do); answers below 1 KiB stay as they are.
+        routes
+            .layer(tower_http::compression::CompressionLayer::new())
+            .with_state(state)
     }
 }
 

@@ -1,0 +1,141 @@
+//! The ClickHouse span store of AgentStack's distributed mode (stage 3): [`ClickHouseStore`]
+//! writes spans in batches and answers the same trace queries as the SQLite store, with the same
+//! types (`SpanRecord`, `TraceQuery`, `TracePage`, …), on ClickHouse 18.16 and on current
+//! ClickHouse alike.
+//!
+//! - [`schema`]: the versioned migrations (`sql/*.sql`), safe when several processes migrate at once.
+//! - [`store`]: [`ClickHouseStore`]: connect, insert, trace list and detail, counts.
+//! - [`stats`]: counts, error rate, root latency percentiles and tokens per bucket of a window.
+//! - [`retention`]: moving daily partitions to `spans_archive` and dropping old ones whole.
+//! - [`alerts`]: security and budget alerts, stored once per dedup key.
+//! - [`cost`]: cost per project, model, agent and hour, summed by ClickHouse.
+//! - [`error`]: [`ClickHouseStoreError`], which says what to do next.
+
+pub mod alerts;
+pub mod cost;
+pub mod error;
+pub mod retention;
+pub mod schema;
+pub mod stats;
+pub mod store;
+
+mod rows;
+mod statement;
+mod trace_id;
+
+pub use cost::CostMetricRow;
+pub use error::ClickHouseStoreError;
+pub use retention::PartitionDay;
+pub use store::ClickHouseStore;
+
+/// The store's statements as SQL text, values in place, exactly as it sends them: for running
+/// them on another ClickHouse (the tests run them on current ClickHouse through chDB and compare
+/// the answers with 18.16's). Not a stable API.
+#[doc(hidden)]
+pub mod sql_text {
+    use agentstack_exporter_sqlite::SpanRecord;
+    use agentstack_exporter_sqlite::store::TraceQuery;
+
+    use crate::ClickHouseStoreError;
+
+    /// Every statement of every migration step, the ledger first, in order.
+    pub fn schema() -> Vec<String> {
+        let mut statements = crate::schema::statements(crate::schema::SCHEMA_MIGRATIONS);
+        for step in crate::schema::MIGRATIONS {
+            statements.extend(crate::schema::statements(step.sql));
+        }
+        statements
+    }
+
+    /// `INSERT … VALUES` of the rows `insert_spans` would send for `spans` at that write time.
+    pub fn insert_spans(
+        spans: &[SpanRecord],
+        write_unix_nanos: u64,
+    ) -> Result<String, ClickHouseStoreError> {
+        Ok(crate::store::insert_values_statement(spans, write_unix_nanos)?.render())
+    }
+
+    /// The trace list query of `trace_page` (one more than the limit), `None` when it sends none.
+    pub fn trace_page(query: &TraceQuery) -> Option<String> {
+        crate::store::trace_list_statement(query, query.filter.effective_limit() + 1)
+            .map(|statement| statement.render())
+    }
+
+    /// The first query of `trace_page` (the newest span start) and its list over the candidate
+    /// window from `lower`; `None` when it sends none.
+    pub fn trace_page_window(query: &TraceQuery, lower: i64) -> Option<Vec<String>> {
+        let bounds = crate::store::trace_list_bounds(query)?;
+        Some(vec![
+            crate::store::newest_start_statement(query, bounds).render(),
+            crate::store::trace_list_statement_within(
+                query,
+                query.filter.effective_limit() + 1,
+                bounds.narrowed(lower),
+            )
+            .render(),
+        ])
+    }
+
+    /// The prefix lookup of `trace_in_project`.
+    pub fn trace_prefix(project: Option<&str>, prefix: &str) -> String {
+        crate::store::trace_prefix_statement(project, prefix).render()
+    }
+
+    /// The span query of `trace_in_project`.
+    pub fn trace_spans(project: Option<&str>, trace_id: &str) -> String {
+        crate::store::trace_spans_statement(project, trace_id).render()
+    }
+
+    /// The lookup of stored alert keys of `insert_alerts`.
+    pub fn stored_alert_keys(projects: Vec<String>, keys: Vec<String>) -> String {
+        crate::alerts::stored_keys_statement(projects, keys).render()
+    }
+
+    /// The cost read of `cost_metrics`.
+    pub fn cost_metrics(project: Option<&str>, since: u32, until: u32) -> String {
+        crate::cost::cost_metrics_statement(project, since, until).render()
+    }
+
+    /// The live tail's summaries of `trace_ids`.
+    pub fn traces_matching(query: &TraceQuery, trace_ids: &[String]) -> String {
+        crate::store::traces_matching_statement(query, trace_ids).render()
+    }
+
+    /// The alert summaries of `trace_ids`.
+    pub fn trace_alerts(project: &str, trace_ids: Vec<String>) -> String {
+        crate::alerts::trace_alerts_statement(project, trace_ids).render()
+    }
+
+    /// The span count.
+    pub fn span_count() -> String {
+        crate::store::SPAN_COUNT.to_string()
+    }
+
+    /// The four statements of `stats`, `None` when it sends none.
+    pub fn stats(window: &agentstack_exporter_sqlite::store::StatsWindow) -> Option<Vec<String>> {
+        Some(vec![
+            crate::stats::span_totals_statement(window)?.render(),
+            crate::stats::trace_totals_statement(window)?.render(),
+            crate::stats::root_latency_statement(window)?.render(),
+            crate::stats::token_buckets_statement(window)?.render(),
+        ])
+    }
+
+    /// The partition listing of retention.
+    pub fn partitions(table: &str) -> String {
+        crate::retention::partitions_statement(table).render()
+    }
+
+    /// The statements that move one day to the archive.
+    pub fn archive_partition(partition: &str) -> Vec<String> {
+        vec![
+            crate::retention::archive_partition_statement(partition).render(),
+            crate::retention::drop_partition_statement("spans", partition).render(),
+        ]
+    }
+
+    /// The statement that drops one day of `table`.
+    pub fn drop_partition(table: &str, partition: &str) -> String {
+        crate::retention::drop_partition_statement(table, partition).render()
+    }
+}
