@@ -195,6 +195,16 @@ const SCAN_SPAN_STARTS: &str = "SELECT trace_id, start_unix_nanos FROM spans
     WHERE start_unix_nanos <= ?1 AND (?2 IS NULL OR project = ?2)
     ORDER BY start_unix_nanos DESC";
 
+/// Span starts, oldest first, at or after ?1, of project ?2 (NULL: all).
+const SCAN_SPAN_STARTS_ASC: &str = "SELECT trace_id, start_unix_nanos FROM spans
+    WHERE start_unix_nanos >= ?1 AND (?2 IS NULL OR project = ?2)
+    ORDER BY start_unix_nanos ASC";
+
+/// Span starts of one session (?3), oldest first, at or after ?1, of project ?2 (NULL: all).
+const SCAN_SESSION_SPAN_STARTS_ASC: &str = "SELECT trace_id, start_unix_nanos FROM spans
+    WHERE session_id = ?3 AND start_unix_nanos >= ?1 AND (?2 IS NULL OR project = ?2)
+    ORDER BY start_unix_nanos ASC";
+
 /// Span starts of one session (?3), newest first, at or before ?1, of project ?2 (NULL: all).
 const SCAN_SESSION_SPAN_STARTS: &str = "SELECT trace_id, start_unix_nanos FROM spans
     WHERE session_id = ?3 AND start_unix_nanos <= ?1 AND (?2 IS NULL OR project = ?2)
@@ -780,9 +790,11 @@ pub struct TraceQuery {
     /// `Some(true)`: only traces with a security or budget alert; `Some(false)`: only traces
     /// without.
     pub has_alerts: Option<bool>,
-    /// Only traces after this one in the newest-first order: the previous page's
+    /// Only traces after this one in the list's order: the previous page's
     /// [`TracePage::next`].
     pub before: Option<TraceCursor>,
+    /// Oldest first (by trace start, then trace id) instead of newest first.
+    pub oldest_first: bool,
     /// Only traces whose priced spans cost at least this much in all, femtodollars
     /// (`span_costs`, written by the server's cost worker).
     pub min_cost_femtos: Option<i128>,
@@ -804,8 +816,13 @@ impl TraceQuery {
             .min_duration_nanos
             .is_none_or(|min| trace.duration_nanos() >= min);
         let after_cursor = self.before.as_ref().is_none_or(|before| {
-            (trace.start_unix_nanos, trace.trace_id.as_str())
-                < (before.start_unix_nanos, before.trace_id.as_str())
+            let this = (trace.start_unix_nanos, trace.trace_id.as_str());
+            let cursor = (before.start_unix_nanos, before.trace_id.as_str());
+            if self.oldest_first {
+                this > cursor
+            } else {
+                this < cursor
+            }
         });
         long_enough && after_cursor
     }
@@ -1135,23 +1152,40 @@ impl SqliteSpanStore {
                 None => return Ok(Vec::new()),
             },
         };
-        // Traces after the cursor started no later than it.
-        if let Some(before) = &query.before {
+        // Traces after the cursor started no later than it (newest first).
+        if let Some(before) = &query.before
+            && !query.oldest_first
+        {
             latest_start = latest_start.min(before.start_unix_nanos);
         }
+        // Oldest first: traces start at or after `since` and the cursor.
+        let earliest_start = filter.since_unix_nanos.unwrap_or(i64::MIN).max(
+            match (&query.before, query.oldest_first) {
+                (Some(after), true) => after.start_unix_nanos,
+                _ => i64::MIN,
+            },
+        );
         let name_lower = filter.name_contains.as_deref().map(str::to_lowercase);
         let project = filter.project.as_deref();
         let span_conditions = query.has_span_conditions();
         self.with_conn("listing recent traces", |conn| {
             // One read transaction: every query sees the same snapshot.
             let tx = conn.transaction()?;
-            let mut scan = match &filter.session_id {
-                Some(_) => tx.prepare_cached(SCAN_SESSION_SPAN_STARTS)?,
-                None => tx.prepare_cached(SCAN_SPAN_STARTS)?,
+            let oldest_first = query.oldest_first;
+            let mut scan = match (&filter.session_id, oldest_first) {
+                (Some(_), false) => tx.prepare_cached(SCAN_SESSION_SPAN_STARTS)?,
+                (None, false) => tx.prepare_cached(SCAN_SPAN_STARTS)?,
+                (Some(_), true) => tx.prepare_cached(SCAN_SESSION_SPAN_STARTS_ASC)?,
+                (None, true) => tx.prepare_cached(SCAN_SPAN_STARTS_ASC)?,
+            };
+            let bound = if oldest_first {
+                earliest_start
+            } else {
+                latest_start
             };
             let mut rows = match &filter.session_id {
-                Some(session) => scan.query(rusqlite::params![latest_start, project, session])?,
-                None => scan.query(rusqlite::params![latest_start, project])?,
+                Some(session) => scan.query(rusqlite::params![bound, project, session])?,
+                None => scan.query(rusqlite::params![bound, project])?,
             };
             let mut summarize = tx.prepare_cached(SUMMARY_OF_TRACE)?;
             let mut has_spans = tx.prepare_cached(TRACE_HAS_SPANS)?;
@@ -1162,18 +1196,36 @@ impl SqliteSpanStore {
             while let Some(row) = rows.next()? {
                 let trace_id: String = row.get(0)?;
                 let span_start: i64 = row.get(1)?;
-                if filter
-                    .since_unix_nanos
-                    .is_some_and(|since| span_start < since)
-                {
-                    break;
-                }
-                if kept.len() == limit
-                    && kept
-                        .last()
-                        .is_some_and(|last| span_start < last.start_unix_nanos)
-                {
-                    break;
+                if oldest_first {
+                    // Spans come oldest first, so a trace is met first at its earliest span:
+                    // once the page is full, a later span can only start a later trace.
+                    if filter
+                        .until_unix_nanos
+                        .is_some_and(|until| span_start >= until)
+                    {
+                        break;
+                    }
+                    if kept.len() == limit
+                        && kept
+                            .last()
+                            .is_some_and(|last| span_start > last.start_unix_nanos)
+                    {
+                        break;
+                    }
+                } else {
+                    if filter
+                        .since_unix_nanos
+                        .is_some_and(|since| span_start < since)
+                    {
+                        break;
+                    }
+                    if kept.len() == limit
+                        && kept
+                            .last()
+                            .is_some_and(|last| span_start < last.start_unix_nanos)
+                    {
+                        break;
+                    }
                 }
                 if seen.contains(&trace_id) {
                     continue;
@@ -1220,7 +1272,11 @@ impl SqliteSpanStore {
                 fn key(t: &TraceSummary) -> (i64, &str) {
                     (t.start_unix_nanos, &t.trace_id)
                 }
-                let at = kept.partition_point(|t| key(t) > key(&summary));
+                let at = if oldest_first {
+                    kept.partition_point(|t| key(t) < key(&summary))
+                } else {
+                    kept.partition_point(|t| key(t) > key(&summary))
+                };
                 if at < limit {
                     kept.insert(at, summary);
                     kept.truncate(limit);

@@ -230,3 +230,37 @@ fn api_answers_are_gzipped_for_clients_that_accept_it() {
     let plain = ask("");
     assert!(!plain.contains("content-encoding"), "{plain}");
 }
+
+#[test]
+fn the_trace_list_sorts_newest_or_oldest_first() {
+    let server = Server::start(&[]);
+    let start = now_nanos();
+    for n in 1..=3u8 {
+        post_in_session(&server, n, None, start + u64::from(n) * 1_000_000);
+    }
+    server.store_with(3);
+    let ids = |query: &str| -> Vec<String> {
+        let (status, page) = server.get_json(&format!("/api/v1/traces?{query}"));
+        assert_eq!(status, 200, "{page}");
+        page["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["trace_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(""), [trace_hex(3), trace_hex(2), trace_hex(1)]);
+    assert_eq!(
+        ids("sort=oldest"),
+        [trace_hex(1), trace_hex(2), trace_hex(3)]
+    );
+    let (_, first) = server.get_json("/api/v1/traces?sort=oldest&limit=2");
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    assert_eq!(
+        ids(&format!("sort=oldest&limit=2&cursor={cursor}")),
+        [trace_hex(3)]
+    );
+    let (status, refused) = server.get_json("/api/v1/traces?sort=cost");
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["parameter"], "sort");
+}

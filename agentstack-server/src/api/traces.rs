@@ -42,6 +42,7 @@ const LIST_PARAMETERS: &[&str] = &[
     "min_duration_ms",
     "q",
     "has_alerts",
+    "sort",
     "limit",
     "cursor",
     // costs.rs
@@ -183,6 +184,19 @@ pub(super) fn trace_query(params: &QueryParams, project: String) -> Result<Trace
         user_id: params.string("user"),
         min_duration_nanos,
         text: params.string("q"),
+        oldest_first: match params.text("sort") {
+            None | Some("newest") => false,
+            Some("oldest") => true,
+            Some(other) => {
+                return Err(ApiError::bad_parameter(
+                    "sort",
+                    format!(
+                        "sort={other:?} is not an order; give newest (the default) or oldest \
+                         (by trace start); keep the same sort when following next_cursor"
+                    ),
+                ));
+            }
+        },
         has_alerts: match params.text("has_alerts") {
             None => None,
             Some("true") => Some(true),
