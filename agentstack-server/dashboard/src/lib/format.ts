@@ -20,7 +20,12 @@ export function formatCost(usd: number | null | undefined, estimated?: boolean):
   if (usd === null || usd === undefined) return "–";
   const prefix = estimated ? "≈" : "";
   if (usd === 0) return `${prefix}$0`;
-  if (usd < 0.01) return `${prefix}$${usd.toFixed(4)}`;
+  if (usd < 0.01) {
+    // Two significant digits and no exponent: $0.0036, $0.000043 (LLM calls cost fractions
+    // of a cent; "$0.0000" would hide them).
+    const digits = Math.min(12, Math.max(4, 1 - Math.floor(Math.log10(usd))));
+    return `${prefix}$${usd.toFixed(digits)}`;
+  }
   if (usd < 100) return `${prefix}$${usd.toFixed(2)}`;
   return `${prefix}$${Math.round(usd).toLocaleString("en-US")}`;
 }

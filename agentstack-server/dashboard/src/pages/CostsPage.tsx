@@ -92,7 +92,7 @@ export function CostsPage() {
                 <BarChart data={cost.rows}>
                   <CartesianGrid strokeDasharray="3 3" stroke="var(--border)" />
                   <XAxis dataKey="bucket" tickFormatter={shortBucket} fontSize={11} stroke="var(--muted-foreground)" />
-                  <YAxis tickFormatter={(v: number) => `$${v < 10 ? v.toFixed(2) : compact(v)}`} fontSize={11} stroke="var(--muted-foreground)" width={60} />
+                  <YAxis tickFormatter={(v: number) => formatCost(v)} fontSize={11} stroke="var(--muted-foreground)" width={60} />
                   <Tooltip formatter={(v) => formatCost(Number(v))} labelFormatter={(l) => shortBucket(String(l))} contentStyle={{ background: "var(--card)", border: "1px solid var(--border)", fontSize: 12 }} />
                   <Legend wrapperStyle={{ fontSize: 12 }} />
                   {cost.keys.map((k, i) => (
