@@ -35,6 +35,11 @@ pub(crate) const COMPLETION_TOKENS: &str = "gen_ai.usage.completion_tokens";
 pub(crate) const CACHE_READ_INPUT_TOKENS_OLD: &str = "gen_ai.usage.cache_read_input_tokens";
 /// Older name of [`CACHE_CREATION_INPUT_TOKENS`].
 pub(crate) const CACHE_CREATION_INPUT_TOKENS_OLD: &str = "gen_ai.usage.cache_creation_input_tokens";
+/// Strands Agents' name of [`CACHE_CREATION_INPUT_TOKENS`] (Anthropic's "cache write").
+pub(crate) const CACHE_WRITE_INPUT_TOKENS: &str = "gen_ai.usage.cache_write_input_tokens";
+/// The producer's total of input and output tokens (never a column; it tells Anthropic-style
+/// input, which leaves the cache out, from OpenTelemetry's, which counts it).
+pub(crate) const TOTAL_TOKENS: &str = "gen_ai.usage.total_tokens";
 /// Older name of [`REASONING_OUTPUT_TOKENS`] (OpenLLMetry).
 pub(crate) const REASONING_TOKENS_OLD: &str = "gen_ai.usage.reasoning_tokens";
 
@@ -171,6 +176,48 @@ mod tests {
         );
         assert_eq!(attributes["server.port"], json!(8080));
         assert_eq!(attributes["gen_ai.request.model"], json!("o3-mini"));
+    }
+
+    /// Strands Agents (≤ 1.33) sends Anthropic's accounting under GenAI names: its input leaves
+    /// the cache out, and only the total shows it. Stored as OpenTelemetry counts: input 4299
+    /// + cache read 35574 + cache write 17787 = 57660.
+    #[test]
+    fn anthropic_accounted_input_gets_its_cache_added_when_the_total_says_so() {
+        let s = normalize_one(
+            "chat",
+            vec![
+                ("gen_ai.operation.name", V::S("chat")),
+                ("gen_ai.request.model", V::S("claude-sonnet-4-20250514")),
+                ("gen_ai.usage.input_tokens", V::I(4299)),
+                ("gen_ai.usage.output_tokens", V::I(631)),
+                ("gen_ai.usage.cache_read_input_tokens", V::I(35574)),
+                ("gen_ai.usage.cache_write_input_tokens", V::I(17787)),
+                ("gen_ai.usage.total_tokens", V::I(58291)),
+            ],
+        );
+        let r = &s.record;
+        assert_eq!(r.input_tokens, Some(57660));
+        assert_eq!(r.cache_read_input_tokens, Some(35574));
+        assert_eq!(r.cache_creation_input_tokens, Some(17787));
+        assert_eq!(r.output_tokens, Some(631));
+    }
+
+    /// Strands 1.34+ counts the cache in its input already: input + output = total, left as is.
+    #[test]
+    fn otel_accounted_input_is_left_as_sent() {
+        let s = normalize_one(
+            "chat",
+            vec![
+                ("gen_ai.operation.name", V::S("chat")),
+                ("gen_ai.usage.input_tokens", V::I(8)),
+                ("gen_ai.usage.output_tokens", V::I(2)),
+                ("gen_ai.usage.cache_read_input_tokens", V::I(3)),
+                ("gen_ai.usage.cache_write_input_tokens", V::I(1)),
+                ("gen_ai.usage.total_tokens", V::I(10)),
+            ],
+        );
+        assert_eq!(s.record.input_tokens, Some(8));
+        assert_eq!(s.record.cache_creation_input_tokens, Some(1));
     }
 
     /// Instrumentations that predate the renames: `gen_ai.system`, `prompt_tokens`,

@@ -21,7 +21,7 @@
 //! | `input_tokens` | `gen_ai.usage.input_tokens` → `gen_ai.usage.prompt_tokens` (deprecated) → `llm.token_count.prompt` |
 //! | `output_tokens` | `gen_ai.usage.output_tokens` → `gen_ai.usage.completion_tokens` (deprecated) → `llm.token_count.completion` |
 //! | `cache_read_input_tokens` | `gen_ai.usage.cache_read.input_tokens` → `gen_ai.usage.cache_read_input_tokens` (older) → `llm.token_count.prompt_details.cache_read` |
-//! | `cache_creation_input_tokens` | `gen_ai.usage.cache_creation.input_tokens` → `gen_ai.usage.cache_creation_input_tokens` (older) → `llm.token_count.prompt_details.cache_write` |
+//! | `cache_creation_input_tokens` | `gen_ai.usage.cache_creation.input_tokens` → `gen_ai.usage.cache_creation_input_tokens` (older) → `gen_ai.usage.cache_write_input_tokens` (Strands) → `llm.token_count.prompt_details.cache_write` |
 //! | `reasoning_output_tokens` | `gen_ai.usage.reasoning.output_tokens` → `gen_ai.usage.reasoning_tokens` (older) → `llm.token_count.completion_details.reasoning` |
 //! | `input` | `agentstack.input` → `input.value` → `gen_ai.input.messages` → `gen_ai.tool.call.arguments` → `traceloop.entity.input` → `gen_ai.task.input` (OpenLLMetry) → `gen_ai.prompt` (deprecated) → `gen_ai.prompt.N.*` (flattened, reassembled) → `llm.input_messages.N.message.*` (flattened, reassembled) |
 //! | `output` | `agentstack.output` → `output.value` → `gen_ai.output.messages` → `gen_ai.tool.call.result` → `traceloop.entity.output` → `gen_ai.task.output` (OpenLLMetry) → `gen_ai.completion` (deprecated) → `gen_ai.completion.N.*` → `llm.output_messages.N.message.*` |
@@ -48,7 +48,9 @@
 //!
 //! Tokens are never added up: a later source is read only when the earlier ones are absent,
 //! and a total (`llm.token_count.total`, `gen_ai.usage.total_tokens`) is never a column (with
-//! no parts beside it, it stays only in the attributes). A token count may arrive as an int, a
+//! no parts beside it, it stays only in the attributes). The total does decide one thing: when
+//! input + output misses it by exactly the cached tokens, the producer counted its input
+//! without the cache (Anthropic's way), and the input column gets the cache added. A token count may arrive as an int, a
 //! whole double or a string of either; negative or fractional counts are ignored. Text columns
 //! (model, provider, session, user) skip empty strings and take numbers as their decimal text.
 //!
@@ -259,7 +261,11 @@ fn normalize_span(
     };
 
     let mut attributes = value::attributes(span.attributes);
-    let reading = Reading::of(&attributes);
+    let mut reading = Reading::of(&attributes);
+    reading.count_cache_in_input(first_tokens(
+        &attributes,
+        &[genai::TOTAL_TOKENS, openinference::TOKEN_COUNT_TOTAL],
+    ));
     for moved in [&reading.input, &reading.output].into_iter().flatten() {
         for key in &moved.keys {
             attributes.remove(key);
@@ -349,6 +355,22 @@ struct Reading {
 }
 
 impl Reading {
+    /// Makes the input count include the cache, as OpenTelemetry counts it, when the producer's
+    /// own total shows that it left the cache out (Anthropic's accounting, which Strands Agents
+    /// sends under GenAI names): input + output ≠ total but input + cached + output = total.
+    fn count_cache_in_input(&mut self, total: Option<i64>) {
+        let (Some(input), Some(output), Some(total)) =
+            (self.input_tokens, self.output_tokens, total)
+        else {
+            return;
+        };
+        let cached = self.cache_read_input_tokens.unwrap_or(0)
+            + self.cache_creation_input_tokens.unwrap_or(0);
+        if cached > 0 && input + output != total && input + cached + output == total {
+            self.input_tokens = Some(input + cached);
+        }
+    }
+
     fn of(a: &Attributes) -> Reading {
         Reading {
             kind: native::kind(a)
@@ -409,6 +431,7 @@ impl Reading {
                 &[
                     genai::CACHE_CREATION_INPUT_TOKENS,
                     genai::CACHE_CREATION_INPUT_TOKENS_OLD,
+                    genai::CACHE_WRITE_INPUT_TOKENS,
                     openinference::TOKEN_COUNT_CACHE_WRITE,
                 ],
             ),

@@ -34,6 +34,8 @@ pub(crate) const TOKEN_COUNT_CACHE_READ: &str = "llm.token_count.prompt_details.
 pub(crate) const TOKEN_COUNT_CACHE_WRITE: &str = "llm.token_count.prompt_details.cache_write";
 /// Completion tokens spent on reasoning.
 pub(crate) const TOKEN_COUNT_REASONING: &str = "llm.token_count.completion_details.reasoning";
+/// Prompt and completion tokens together (never a column; see `Reading::count_cache_in_input`).
+pub(crate) const TOKEN_COUNT_TOTAL: &str = "llm.token_count.total";
 
 /// The span's input: JSON or plain text (`input.mime_type` says which; it stays in the
 /// attributes).
