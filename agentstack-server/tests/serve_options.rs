@@ -264,3 +264,15 @@ fn the_trace_list_sorts_newest_or_oldest_first() {
     assert_eq!(status, 400);
     assert_eq!(refused["error"]["parameter"], "sort");
 }
+
+#[test]
+fn health_and_readiness_answer() {
+    let server = Server::start(&[]);
+    let (status, health) = server.get_json("/healthz");
+    assert_eq!((status, &health["status"]), (200, &serde_json::json!("ok")));
+    let (status, ready) = server.get_json("/readyz");
+    assert_eq!(
+        (status, &ready["status"]),
+        (200, &serde_json::json!("ready"))
+    );
+}

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use agentstack_exporter_sqlite::{SqliteSpanStore, StoreError};
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -51,6 +51,10 @@ pub const CONVERSATION_ROUTE: &str = "/api/v1/traces/{trace_id}/conversation";
 pub const ALERTS_ROUTE: &str = "/api/v1/alerts";
 /// `GET` (WebSocket): new alerts as they are stored.
 pub const LIVE_ALERTS_ROUTE: &str = "/ws/alerts";
+/// `GET`: liveness (the process answers).
+pub const HEALTH_ROUTE: &str = "/healthz";
+/// `GET`: readiness (the store answers a query).
+pub const READY_ROUTE: &str = "/readyz";
 /// `GET`: statistics.
 pub const STATS_ROUTE: &str = "/api/v1/stats";
 /// `GET`: the OpenAPI document.
@@ -81,6 +85,8 @@ pub const ROUTES: &[&str] = &[
     LIVE_ALERTS_ROUTE,
     COSTS_ROUTE,
     BUDGETS_ROUTE,
+    HEALTH_ROUTE,
+    READY_ROUTE,
 ];
 /// The admin routes (method, path), behind the admin token.
 pub const ADMIN_ROUTES: &[(&str, &str)] = &[
@@ -209,6 +215,8 @@ impl ApiRouter {
             .route(STATS_ROUTE, get(stats::stats))
             .route(OPENAPI_ROUTE, get(openapi::document))
             .route(LIVE_TRACES_ROUTE, get(live::traces))
+            .route(HEALTH_ROUTE, get(health))
+            .route(READY_ROUTE, get(ready))
             .route(ALERTS_ROUTE, get(alerts::list))
             .route(LIVE_ALERTS_ROUTE, get(alerts::live))
             .route(PROJECT_KEYS_ROUTE, post(keys::create))
@@ -230,6 +238,22 @@ impl ApiRouter {
         routes
             .layer(tower_http::compression::CompressionLayer::new())
             .with_state(state)
+    }
+}
+
+/// `GET /healthz`: the process is up.
+async fn health() -> Response {
+    json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the store answers a query (503 with the reason when it does not).
+async fn ready(State(state): State<ApiState>) -> Response {
+    match state.read(|store| store.span_count()).await {
+        Ok(_) => json_response(StatusCode::OK, &serde_json::json!({ "status": "ready" })),
+        Err(error) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({ "status": "not ready", "reason": error.message }),
+        ),
     }
 }
 
