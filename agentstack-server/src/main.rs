@@ -107,11 +107,13 @@ fn main() -> ExitCode {
     let color = ColorChoice::from(cli.color);
     // Messages on stderr follow the same choice.
     color.write_global();
-    let mut term = viewer::Terminal::new(color);
+    // The viewer's terminal holds stdout locked while it lives, so only the viewer makes one:
+    // `serve` prints from several threads.
+    let term = || viewer::Terminal::new(color);
     let result = match &cli.command {
-        Command::Traces(args) => viewer::traces(args, &mut term),
-        Command::Show(args) => viewer::show(args, &mut term),
-        Command::Tail(args) => viewer::tail(args, &mut term),
+        Command::Traces(args) => viewer::traces(args, &mut term()),
+        Command::Show(args) => viewer::show(args, &mut term()),
+        Command::Tail(args) => viewer::tail(args, &mut term()),
         Command::Serve(args) => serve(args),
         Command::Keys(args) => agentstack_server::auth::cli::run(args, &mut io::stdout().lock()),
         Command::Prices(args) => agentstack_server::prices_cli::run(args, &mut io::stdout().lock()),

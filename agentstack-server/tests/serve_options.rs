@@ -149,6 +149,25 @@ fn retention_deletes_traces_past_the_window_and_keeps_the_rest() {
     assert!(store.trace(&trace_hex(1)).unwrap().is_empty());
     assert_eq!(store.trace(&trace_hex(2)).unwrap().len(), 1);
     assert_eq!(store.trace(&trace_hex(3)).unwrap().len(), 1);
+    // The sweep says what it deleted, from a worker thread; that must not keep the server
+    // from stopping (it once blocked forever on stdout, locked by the viewer's terminal).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !server
+        .stdout
+        .lock()
+        .unwrap()
+        .join("\n")
+        .contains("retention: deleted")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the sweep never said what it deleted"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut server = server;
+    server.sigterm();
+    assert!(server.wait_exit(), "serve exits on SIGTERM");
 }
 
 #[test]
