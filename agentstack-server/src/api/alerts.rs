@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use agentstack_exporter_sqlite::DEFAULT_PROJECT;
 use agentstack_exporter_sqlite::store::{AlertQuery, AlertRecord, AlertSeverity};
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,7 +17,7 @@ use super::params::QueryParams;
 use super::traces::{DEFAULT_LIMIT, MAX_LIMIT};
 use super::{ApiError, ApiState, Project, json_response};
 use crate::alerts::webhooks::alert_json;
-use crate::auth::{API_KEY_HEADER, KeyRing};
+use crate::auth::KeyRing;
 use crate::live::Listener;
 
 const LIST_PARAMETERS: &[&str] = &[
@@ -82,13 +81,7 @@ fn encode_cursor((time, id): (i64, i64)) -> String {
 }
 
 fn decode_cursor(text: &str) -> Result<(i64, i64), ApiError> {
-    let refuse = || {
-        ApiError::bad_parameter(
-            "cursor",
-            "this cursor is not one the API gave out; pass next_cursor from the previous page \
-             unchanged, or leave cursor out for the first page",
-        )
-    };
+    let refuse = super::params::foreign_cursor;
     let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| refuse())?;
     let text = String::from_utf8(bytes).map_err(|_| refuse())?;
     let mut parts = text.split(':');
@@ -110,31 +103,14 @@ pub async fn live(
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let params = QueryParams::parse(raw.as_deref(), LIVE_PARAMETERS)?;
-    let project = match keys {
-        None => DEFAULT_PROJECT.to_string(),
-        Some(axum::Extension(keys)) => {
-            let mut headers = headers;
-            if let Some(key) = params.text("api_key") {
-                let value = HeaderValue::from_str(key).map_err(|_| {
-                    ApiError::bad_parameter("api_key", "api_key is not a valid API key")
-                })?;
-                headers.insert(API_KEY_HEADER, value);
-            }
-            keys.authenticate(&headers).await.map_err(ApiError::from)?
-        }
-    };
+    let project = super::live::socket_project(keys, headers, &params).await?;
     let filter = LiveAlertFilter {
         project,
         min_severity: min_severity(&params)?,
         detector: params.string("detector"),
     };
-    let upgrade = upgrade.map_err(|rejection| ApiError {
-        status: StatusCode::BAD_REQUEST,
-        message: format!(
-            "{rejection}: /ws/alerts is a WebSocket; connect with a WebSocket client (ws://…/ws/alerts)"
-        ),
-        parameter: None,
-    })?;
+    let upgrade =
+        upgrade.map_err(|rejection| super::live::upgrade_refusal(&rejection, "/ws/alerts"))?;
     let Some(feed) = state.alerts.clone() else {
         return Err(ApiError::not_found(
             "this server has no live alerts (it is not the embedded `agentstack serve`)",
@@ -189,10 +165,5 @@ async fn stream(mut socket: WebSocket, filter: LiveAlertFilter, mut live: Listen
             () = super::live::shut_down(&mut live.closed) => break,
         }
     }
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code: close_code::AWAY,
-            reason: "the server is shutting down".into(),
-        })))
-        .await;
+    super::live::going_away(socket).await;
 }

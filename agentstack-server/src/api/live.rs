@@ -94,27 +94,9 @@ pub async fn traces(
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let params = QueryParams::parse(raw.as_deref(), LIVE_PARAMETERS)?;
-    let project = match keys {
-        None => DEFAULT_PROJECT.to_string(),
-        Some(axum::Extension(keys)) => {
-            let mut headers = headers;
-            if let Some(key) = params.text("api_key") {
-                let value = HeaderValue::from_str(key).map_err(|_| {
-                    ApiError::bad_parameter("api_key", "api_key is not a valid API key")
-                })?;
-                headers.insert(API_KEY_HEADER, value);
-            }
-            keys.authenticate(&headers).await.map_err(ApiError::from)?
-        }
-    };
+    let project = socket_project(keys, headers, &params).await?;
     let query = trace_query(&params, project)?;
-    let upgrade = upgrade.map_err(|rejection| ApiError {
-        status: StatusCode::BAD_REQUEST,
-        message: format!(
-            "{rejection}: /ws/traces is a WebSocket; connect with a WebSocket client (ws://…/ws/traces)"
-        ),
-        parameter: None,
-    })?;
+    let upgrade = upgrade.map_err(|rejection| upgrade_refusal(&rejection, "/ws/traces"))?;
     let Some(live) = state.live.clone() else {
         return Err(ApiError::not_found(
             "this server has no live tail (it is not the embedded `agentstack serve`)",
@@ -157,6 +139,41 @@ async fn stream(mut socket: WebSocket, state: ApiState, query: TraceQuery, mut l
             () = shut_down(&mut live.closed) => break,
         }
     }
+    going_away(socket).await;
+}
+
+/// The project of a WebSocket request: its API key from the headers or, since a browser cannot
+/// set headers on a WebSocket, from the `api_key` query parameter; the default project when the
+/// server has no key ring.
+pub(super) async fn socket_project(
+    keys: Option<axum::Extension<Arc<KeyRing>>>,
+    mut headers: HeaderMap,
+    params: &QueryParams,
+) -> Result<String, ApiError> {
+    let Some(axum::Extension(keys)) = keys else {
+        return Ok(DEFAULT_PROJECT.to_string());
+    };
+    if let Some(key) = params.text("api_key") {
+        let value = HeaderValue::from_str(key)
+            .map_err(|_| ApiError::bad_parameter("api_key", "api_key is not a valid API key"))?;
+        headers.insert(API_KEY_HEADER, value);
+    }
+    keys.authenticate(&headers).await.map_err(ApiError::from)
+}
+
+/// The 400 of a plain request to a WebSocket route.
+pub(super) fn upgrade_refusal(rejection: &impl std::fmt::Display, route: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::BAD_REQUEST,
+        message: format!(
+            "{rejection}: {route} is a WebSocket; connect with a WebSocket client (ws://…{route})"
+        ),
+        parameter: None,
+    }
+}
+
+/// Closes `socket` with 1001 (going away): the server is shutting down.
+pub(super) async fn going_away(mut socket: WebSocket) {
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
             code: close_code::AWAY,

@@ -6,6 +6,15 @@ use percent_encoding::percent_decode_str;
 
 use super::ApiError;
 
+/// The 400 of a `cursor` the API did not give out (each list's cursor is opaque text of its own).
+pub fn foreign_cursor() -> ApiError {
+    ApiError::bad_parameter(
+        "cursor",
+        "this cursor is not one the API gave out; pass next_cursor from the previous page \
+         unchanged, or leave cursor out for the first page",
+    )
+}
+
 /// The parameters of one request, each name at most once.
 #[derive(Debug, Default)]
 pub struct QueryParams {

@@ -82,13 +82,7 @@ fn encode_cursor(cursor: &SessionCursor) -> String {
 }
 
 fn decode_cursor(text: &str) -> Result<SessionCursor, ApiError> {
-    let refuse = || {
-        ApiError::bad_parameter(
-            "cursor",
-            "this cursor is not one the API gave out; pass next_cursor from the previous page \
-             unchanged, or leave cursor out for the first page",
-        )
-    };
+    let refuse = super::params::foreign_cursor;
     let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| refuse())?;
     let text = String::from_utf8(bytes).map_err(|_| refuse())?;
     let mut parts = text.splitn(3, ':');
