@@ -18,4 +18,5 @@ pub mod prices_cli;
 pub mod pricing;
 pub mod security_cli;
 pub mod serve;
+pub mod store;
 pub mod workers;

@@ -20,6 +20,7 @@ use crate::bus::{InProcessBus, SECURITY_GROUP, SpanBus, WRITER_GROUP};
 use crate::collector::{self, CollectorConfig, TRACES_PATH};
 use crate::live::LiveFeed;
 use crate::pricing::ProjectPricing;
+use crate::store::{SqliteStore, Store};
 use crate::workers::cost::{self, COST_GROUP};
 use crate::workers::security;
 use crate::workers::writer;
@@ -185,23 +186,18 @@ pub async fn run(
             }
         }
     }
-    let db = args.db.clone();
-    let store = tokio::task::spawn_blocking(move || SqliteSpanStore::open(&db))
+    let sqlite = SqliteStore::open(&args.db)
         .await
-        .context("opening the span store")?
         .with_context(|| format!("cannot open the span store {}", args.db.display()))?;
-    let store = Arc::new(store);
+    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
     // The API reads through a connection of its own: WAL lets it read while the writer writes.
-    let db = args.db.clone();
-    let api_store = tokio::task::spawn_blocking(move || SqliteSpanStore::open(&db))
-        .await
-        .context("opening the span store for the API")?
-        .with_context(|| {
+    let api_store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&args.db).await.with_context(|| {
             format!(
                 "cannot open the span store {} for the API",
                 args.db.display()
             )
-        })?;
+        })?);
     let listener = tokio::net::TcpListener::bind(args.otlp_http)
         .await
         .with_context(|| {
@@ -247,18 +243,11 @@ pub async fn run(
         .context("reading the gRPC collector's address")?;
 
     // The keys are checked through a connection of their own, so no request waits for a write.
-    let db = args.db.clone();
-    let key_store = tokio::task::spawn_blocking(move || SqliteSpanStore::open(&db))
+    let key_store = SqliteStore::open(&args.db)
         .await
-        .context("opening the span store for the API keys")?
         .with_context(|| format!("cannot open {} for the API keys", args.db.display()))?;
     let keys = Arc::new(KeyRing::new(Arc::new(key_store), loopback_only));
-    let key_projects = {
-        let keys = Arc::clone(&keys);
-        tokio::task::spawn_blocking(move || keys.list())
-            .await
-            .context("listing the API keys")??
-    };
+    let key_projects = keys.list().await.context("listing the API keys")?;
     let groups: &[&str] = if args.no_security {
         &[WRITER_GROUP, COST_GROUP]
     } else {
@@ -328,8 +317,12 @@ pub async fn run(
         Arc::clone(&keys),
     );
     let grpc = collector::grpc_service(Arc::clone(&bus), collector_config, Some(Arc::clone(&keys)));
-    let retention = (args.retention_days > 0)
-        .then(|| tokio::spawn(retention_sweeps(Arc::clone(&store), args.retention_days)));
+    let retention = (args.retention_days > 0).then(|| {
+        tokio::spawn(retention_sweeps(
+            Arc::clone(sqlite.sqlite()),
+            args.retention_days,
+        ))
+    });
 
     {
         let mut out = std::io::stdout().lock();
@@ -451,7 +444,7 @@ pub async fn run(
     let collector = axum::serve(listener, router)
         .with_graceful_shutdown(until_stopped(stopped.clone()))
         .into_future();
-    let api_router = ApiRouter::new(Arc::new(api_store))
+    let api_router = ApiRouter::new(api_store)
         .keys(keys, args.admin_token.clone())
         .live(live.clone())
         .alerts(alert_feed.clone())
@@ -535,7 +528,7 @@ pub async fn run(
 /// back from the store).
 async fn cost_settings(
     args: &ServeArgs,
-    store: &Arc<SqliteSpanStore>,
+    store: &Arc<dyn Store>,
 ) -> anyhow::Result<(
     (Arc<ProjectPricing>, agentstack_cost::BudgetTracker),
     Vec<agentstack_cost::Budget>,
@@ -547,17 +540,16 @@ async fn cost_settings(
         .budgets()
         .map_err(|message| anyhow::anyhow!("the config file's {message}"))?;
     let mut tracker = agentstack_cost::BudgetTracker::new(budgets.clone())?;
-    let (store, restore) = (Arc::clone(store), budgets.clone());
-    let (stored, tracker) = tokio::task::spawn_blocking(move || {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-        cost::restore_budgets(&mut tracker, &restore, &store, now)?;
-        Ok::<_, agentstack_exporter_sqlite::StoreError>((store.all_price_overrides()?, tracker))
-    })
-    .await
-    .context("reading the budgets' spend")?
-    .context("cannot read the budgets' spend and the stored price overrides")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    cost::restore_budgets(&mut tracker, &budgets, store.as_ref(), now)
+        .await
+        .context("cannot read the budgets' spend")?;
+    let stored = store
+        .all_price_overrides()
+        .await
+        .context("cannot read the stored price overrides")?;
     for problem in pricing.load_stored(stored) {
         eprintln!("agentstack serve: cost: {problem}");
     }

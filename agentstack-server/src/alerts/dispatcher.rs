@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use agentstack_exporter_sqlite::SqliteSpanStore;
 use agentstack_exporter_sqlite::store::AlertRecord;
 
 use super::{AlertFeed, AlertQueue};
+use crate::store::Store;
 
 /// What the dispatcher did, for the shutdown message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,7 +23,7 @@ pub struct DispatcherStats {
 /// Runs until the queue ends. Every new alert is also passed to `on_new` (the webhooks).
 pub async fn run(
     mut queue: AlertQueue,
-    store: Arc<SqliteSpanStore>,
+    store: Arc<dyn Store>,
     feed: AlertFeed,
     on_new: impl Fn(&Arc<Vec<AlertRecord>>) + Send,
 ) -> DispatcherStats {
@@ -37,9 +37,8 @@ pub async fn run(
         }
         stats.received += alerts.len() as u64;
         let total = alerts.len() as u64;
-        let store = Arc::clone(&store);
-        match tokio::task::spawn_blocking(move || store.insert_alerts(&alerts)).await {
-            Ok(Ok(new)) => {
+        match store.insert_alerts(alerts).await {
+            Ok(new) => {
                 stats.stored += new.len() as u64;
                 if !new.is_empty() {
                     let new = Arc::new(new);
@@ -47,13 +46,9 @@ pub async fn run(
                     on_new(&new);
                 }
             }
-            Ok(Err(error)) => {
-                stats.failed += total;
-                eprintln!("agentstack serve: alerts: {error}; {total} alerts were not stored");
-            }
             Err(error) => {
                 stats.failed += total;
-                eprintln!("agentstack serve: alerts: the write failed: {error}");
+                eprintln!("agentstack serve: alerts: {error}; {total} alerts were not stored");
             }
         }
     }
@@ -85,11 +80,13 @@ mod tests {
 
     #[tokio::test]
     async fn raised_alerts_are_stored_once_and_published() {
-        let store = Arc::new(SqliteSpanStore::open_in_memory().unwrap());
+        let store = crate::store::SqliteStore::new(
+            agentstack_exporter_sqlite::SqliteSpanStore::open_in_memory().unwrap(),
+        );
         let (sink, queue) = alert_channel(8);
         let feed = AlertFeed::default();
         let mut listener = feed.listen();
-        let dispatcher = tokio::spawn(run(queue, Arc::clone(&store), feed, |_| {}));
+        let dispatcher = tokio::spawn(run(queue, Arc::new(store.clone()), feed, |_| {}));
         assert!(sink.raise(vec![alert("a"), alert("b")]));
         assert!(sink.raise(vec![alert("a")]));
         drop(sink);
@@ -97,7 +94,7 @@ mod tests {
         assert_eq!((stats.received, stats.stored), (3, 2));
         let published = listener.stored.recv().await.unwrap();
         assert_eq!(published.len(), 2);
-        let page = store.alert_page(&AlertQuery::default()).unwrap();
+        let page = store.sqlite().alert_page(&AlertQuery::default()).unwrap();
         assert_eq!(page.alerts.len(), 2);
     }
 

@@ -67,7 +67,7 @@ pub async fn list(
         limit: usize::try_from(limit).unwrap_or(usize::MAX),
         before: params.text("cursor").map(decode_cursor).transpose()?,
     };
-    let page = state.read(move |store| store.alert_page(&query)).await?;
+    let page = state.store.alert_page(&query).await?;
     let alerts: Vec<_> = page.alerts.iter().map(alert_json).collect();
     let next_cursor = page.next.map(encode_cursor);
     Ok(json_response(

@@ -56,10 +56,7 @@ pub async fn conversation(
             ),
         )
     })?;
-    let id = trace_id.clone();
-    let conversation = state
-        .read(move |store| store.conversation(&project, &id))
-        .await?;
+    let conversation = state.store.conversation(&project, &trace_id).await?;
     match conversation.and_then(ConversationAnswer::of) {
         Some(answer) => Ok(json_response(StatusCode::OK, &answer)),
         None => Err(ApiError::not_found(format!(

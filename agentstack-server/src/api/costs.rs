@@ -125,13 +125,11 @@ pub(super) async fn trace_costs(
     project: &str,
     trace_ids: Vec<String>,
 ) -> Result<HashMap<String, TraceCost>, ApiError> {
-    let project = project.to_string();
     state
-        .read(move |store| {
-            let ids: Vec<&str> = trace_ids.iter().map(String::as_str).collect();
-            store.trace_costs(&project, &ids)
-        })
+        .store
+        .trace_costs(project, &trace_ids)
         .await
+        .map_err(ApiError::from)
 }
 
 /// The cost rows of one trace's spans, by span id.
@@ -140,10 +138,11 @@ pub(super) async fn span_costs(
     project: &str,
     trace_id: &str,
 ) -> Result<HashMap<String, SpanCostRecord>, ApiError> {
-    let (project, trace_id) = (project.to_string(), trace_id.to_string());
     state
-        .read(move |store| store.span_costs_of_trace(&project, &trace_id))
+        .store
+        .span_costs_of_trace(project, trace_id)
         .await
+        .map_err(ApiError::from)
 }
 
 fn totals_json(totals: &CostTotals) -> serde_json::Value {
@@ -207,7 +206,7 @@ pub async fn costs(
         until_unix_nanos: until,
         bucket_seconds,
     };
-    let report = state.read(move |store| store.cost_report(&query)).await?;
+    let report = state.store.cost_report(&query).await?;
     let series: Vec<serde_json::Value> = report
         .series
         .iter()
@@ -269,27 +268,25 @@ pub async fn budgets(
         .cloned()
         .collect();
     let now = now_nanos();
-    let spent = state
-        .read(move |store| {
-            mine.into_iter()
-                .map(|budget| {
-                    let start = budget.period.start_of(now);
-                    let (user, session) = match &budget.subject {
-                        BudgetSubject::Project => (None, None),
-                        BudgetSubject::User(u) => (Some(u.as_str()), None),
-                        BudgetSubject::Session(s) => (None, Some(s.as_str())),
-                    };
-                    let spent = store.cost_since(
-                        &budget.project,
-                        start.saturating_mul(1_000_000_000),
-                        user,
-                        session,
-                    )?;
-                    Ok((budget, start, spent))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .await?;
+    let mut spent = Vec::with_capacity(mine.len());
+    for budget in mine {
+        let start = budget.period.start_of(now);
+        let (user, session) = match &budget.subject {
+            BudgetSubject::Project => (None, None),
+            BudgetSubject::User(u) => (Some(u.as_str()), None),
+            BudgetSubject::Session(s) => (None, Some(s.as_str())),
+        };
+        let total = state
+            .store
+            .cost_since(
+                &budget.project,
+                start.saturating_mul(1_000_000_000),
+                user,
+                session,
+            )
+            .await?;
+        spent.push((budget, start, total));
+    }
     let budgets: Vec<serde_json::Value> = spent
         .iter()
         .map(|(budget, start, spent)| {
@@ -371,7 +368,8 @@ pub async fn put_prices(
         .map_err(|error| ApiError::internal(format!("cannot encode the overrides: {error}")))?;
     let project = name.clone();
     state
-        .read(move |store| store.set_price_overrides(&project, &text, now_nanos()))
+        .store
+        .set_price_overrides(&project, &text, now_nanos())
         .await?;
     state
         .costs

@@ -1,7 +1,7 @@
 //! The API's one error shape: `{"error": {"status": 400, "message": "…", "parameter": "limit"}}`.
 //! Every refusal says what to change; `parameter` names the query or path parameter at fault.
 
-use agentstack_exporter_sqlite::StoreError;
+use crate::store::StoreFailure;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
@@ -47,18 +47,18 @@ impl ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> ApiError {
-        match error {
-            StoreError::InvalidTraceId { .. } | StoreError::AmbiguousTraceId { .. } => {
-                ApiError::bad_parameter("trace_id", error.to_string())
-            }
-            StoreError::Busy { .. } => ApiError {
+impl From<StoreFailure> for ApiError {
+    fn from(error: StoreFailure) -> ApiError {
+        if error.is_bad_trace_id() {
+            ApiError::bad_parameter("trace_id", error.to_string())
+        } else if error.is_unavailable() {
+            ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: error.to_string(),
                 parameter: None,
-            },
-            other => ApiError::internal(other.to_string()),
+            }
+        } else {
+            ApiError::internal(error.to_string())
         }
     }
 }

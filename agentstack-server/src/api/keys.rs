@@ -11,7 +11,7 @@ use axum::response::Response;
 
 use super::{ApiError, ApiState, json_response};
 use crate::auth::cli::time;
-use crate::auth::{AuthError, KeyRing, key};
+use crate::auth::{KeyRing, key};
 
 /// The header that carries the admin token besides `Authorization: Bearer`.
 pub const ADMIN_TOKEN_HEADER: &str = "x-agentstack-admin-token";
@@ -61,17 +61,6 @@ impl Admin {
             }),
         }
     }
-
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&KeyRing) -> Result<T, AuthError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let keys = Arc::clone(&self.keys);
-        tokio::task::spawn_blocking(move || work(&keys))
-            .await
-            .map_err(|error| ApiError::internal(format!("the key operation failed: {error}")))?
-            .map_err(ApiError::from)
-    }
 }
 
 pub(super) fn admin(state: &ApiState) -> Result<&Admin, ApiError> {
@@ -100,7 +89,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let admin = admin(&state)?;
     admin.check(&headers)?;
-    let created = admin.run(move |keys| keys.create(&name)).await?;
+    let created = admin.keys.create(&name).await?;
     let mut body = key_json(&created.record);
     body["key"] = serde_json::Value::String(created.secret);
     body["note"] = "the key is shown in this answer only: it is stored hashed".into();
@@ -111,7 +100,7 @@ pub async fn create(
 pub async fn list(State(state): State<ApiState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let admin = admin(&state)?;
     admin.check(&headers)?;
-    let keys = admin.run(|keys| keys.list()).await?;
+    let keys = admin.keys.list().await?;
     let keys: Vec<_> = keys.iter().map(key_json).collect();
     Ok(json_response(
         StatusCode::OK,
@@ -127,6 +116,6 @@ pub async fn revoke(
 ) -> Result<Response, ApiError> {
     let admin = admin(&state)?;
     admin.check(&headers)?;
-    let key = admin.run(move |keys| keys.revoke(&prefix)).await?;
+    let key = admin.keys.revoke(&prefix).await?;
     Ok(json_response(StatusCode::OK, &key_json(&key)))
 }

@@ -207,13 +207,10 @@ async fn messages_for(
     }
     let summaries = {
         let query = Arc::clone(query);
-        match state
-            .read(move |store| store.traces_matching(&query, &trace_ids))
-            .await
-        {
+        match state.store.traces_matching(&query, &trace_ids).await {
             Ok(summaries) => summaries,
             Err(error) => {
-                eprintln!("agentstack serve: live tail: {}", error.message);
+                eprintln!("agentstack serve: live tail: {error}");
                 return None;
             }
         }

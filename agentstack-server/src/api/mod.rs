@@ -20,7 +20,7 @@ pub mod traces;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use agentstack_exporter_sqlite::{SqliteSpanStore, StoreError};
+use agentstack_exporter_sqlite::SqliteSpanStore;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -30,6 +30,7 @@ use axum::routing::{delete, get, post};
 
 use crate::auth::KeyRing;
 use crate::live::{AlertFeed, LiveFeed};
+use crate::store::{SqliteStore, Store};
 use serde::Serialize;
 
 pub use error::ApiError;
@@ -101,31 +102,17 @@ pub const ADMIN_ROUTES: &[(&str, &str)] = &[
 /// live feed of the WebSocket tail.
 #[derive(Debug, Clone)]
 pub struct ApiState {
-    store: Arc<SqliteSpanStore>,
+    store: Arc<dyn Store>,
     admin: Option<Arc<keys::Admin>>,
     live: Option<LiveFeed>,
     alerts: Option<AlertFeed>,
     costs: Arc<costs::CostApi>,
 }
 
-impl ApiState {
-    /// Runs a store query on the blocking pool.
-    async fn read<T: Send + 'static>(
-        &self,
-        query: impl FnOnce(&SqliteSpanStore) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || query(&store))
-            .await
-            .map_err(|error| ApiError::internal(format!("the store query failed: {error}")))?
-            .map_err(ApiError::from)
-    }
-}
-
 /// The API's router over `store`, every request in [`agentstack_exporter_sqlite::DEFAULT_PROJECT`]
 /// (no keys; the admin routes answer 403), without live tail or dashboard.
-pub fn router(store: Arc<SqliteSpanStore>) -> Router {
-    ApiRouter::new(store).build()
+pub fn router(store: SqliteSpanStore) -> Router {
+    ApiRouter::new(Arc::new(SqliteStore::new(store))).build()
 }
 
 /// What the API's router is made of: the store it reads and, optionally, the API keys that
@@ -133,7 +120,7 @@ pub fn router(store: Arc<SqliteSpanStore>) -> Router {
 /// built assets served at `/`.
 #[derive(Debug)]
 pub struct ApiRouter {
-    store: Arc<SqliteSpanStore>,
+    store: Arc<dyn Store>,
     keys: Option<(Arc<KeyRing>, Option<String>)>,
     live: Option<LiveFeed>,
     alerts: Option<AlertFeed>,
@@ -144,7 +131,7 @@ pub struct ApiRouter {
 impl ApiRouter {
     /// An API over `store` with no keys (every request in the default project), no live tail
     /// and no dashboard.
-    pub fn new(store: Arc<SqliteSpanStore>) -> ApiRouter {
+    pub fn new(store: Arc<dyn Store>) -> ApiRouter {
         ApiRouter {
             store,
             keys: None,
@@ -248,7 +235,7 @@ async fn health() -> Response {
 
 /// `GET /readyz`: the store answers a query (503 with the reason when it does not).
 async fn ready(State(state): State<ApiState>) -> Response {
-    match state.read(|store| store.span_count()).await {
+    match state.store.span_count().await.map_err(ApiError::from) {
         Ok(_) => json_response(StatusCode::OK, &serde_json::json!({ "status": "ready" })),
         Err(error) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,

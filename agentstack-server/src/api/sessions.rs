@@ -51,7 +51,7 @@ pub async fn list(
         limit: usize::try_from(limit).unwrap_or(usize::MAX),
         before: params.text("cursor").map(decode_cursor).transpose()?,
     };
-    let page = state.read(move |store| store.session_page(&query)).await?;
+    let page = state.store.session_page(&query).await?;
     let next_cursor = page.next.as_ref().map(encode_cursor);
     let sessions: Vec<SessionItem> = page
         .sessions

@@ -41,7 +41,7 @@ pub async fn stats(
         bucket_nanos,
     };
     let (since, until) = (window.since_unix_nanos, window.until_unix_nanos);
-    let stats = state.read(move |store| store.stats(&window)).await?;
+    let stats = state.store.stats(&window).await?;
     let error_rate = if stats.trace_count == 0 {
         0.0
     } else {

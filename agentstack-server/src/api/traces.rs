@@ -88,12 +88,7 @@ pub(super) async fn with_alerts(
     }
     let ids: Vec<String> = items.iter().map(|t| t.summary.trace_id.clone()).collect();
     let project = project.to_string();
-    let alerts = state
-        .read(move |store| {
-            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            store.trace_alerts(&project, &ids)
-        })
-        .await?;
+    let alerts = state.store.trace_alerts(&project, &ids).await?;
     Ok(items.into_iter().map(|t| t.with_alerts(&alerts)).collect())
 }
 
@@ -119,7 +114,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let params = QueryParams::parse(raw.as_deref(), LIST_PARAMETERS)?;
     let query = trace_query(&params, project.clone())?;
-    let page = state.read(move |store| store.trace_page(&query)).await?;
+    let page = state.store.trace_page(&query).await?;
     let next_cursor = page.next.as_ref().map(encode_cursor);
     let ids = page.traces.iter().map(|t| t.trace_id.clone()).collect();
     let trace_costs = costs::trace_costs(&state, &project, ids).await?;
@@ -391,9 +386,7 @@ pub async fn detail(
     })?;
     let id = trace_id.clone();
     let in_project = project.clone();
-    let spans = state
-        .read(move |store| store.trace_in_project(Some(&in_project), &id))
-        .await?;
+    let spans = state.store.trace_in_project(Some(&in_project), &id).await?;
     if spans.is_empty() {
         return Err(ApiError::not_found(format!(
             "no trace {trace_id} in this project; list the traces with GET /api/v1/traces"
@@ -429,7 +422,7 @@ pub async fn detail(
             limit: MAX_TRACE_ALERTS,
             ..AlertQuery::default()
         };
-        state.read(move |store| store.alert_page(&query)).await?
+        state.store.alert_page(&query).await?
     };
     let cost_fields = TraceCostFields::of(trace_cost.get(&full_id));
     let mut answer = serde_json::json!({

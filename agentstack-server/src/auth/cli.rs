@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use super::KeyRing;
 use crate::serve::DEFAULT_DB_PATH;
+use crate::store::SqliteStore;
 
 /// `agentstack keys`'s options.
 #[derive(Debug, Clone, clap::Args)]
@@ -60,10 +61,14 @@ pub fn run(args: &KeysArgs, out: &mut impl Write) -> anyhow::Result<()> {
     };
     let store = SqliteSpanStore::open(db)
         .with_context(|| format!("cannot open the server's store {}", db.display()))?;
-    let ring = KeyRing::new(Arc::new(store), false);
+    let ring = KeyRing::new(Arc::new(SqliteStore::new(store)), false);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the key store's runtime")?;
     match &args.command {
         KeysCommand::Create { project, .. } => {
-            let created = ring.create(project)?;
+            let created = runtime.block_on(ring.create(project))?;
             writeln!(out, "{}", created.secret)?;
             writeln!(
                 out,
@@ -74,7 +79,7 @@ pub fn run(args: &KeysArgs, out: &mut impl Write) -> anyhow::Result<()> {
             )?;
         }
         KeysCommand::List { .. } => {
-            let keys = ring.list()?;
+            let keys = runtime.block_on(ring.list())?;
             if keys.is_empty() {
                 writeln!(
                     out,
@@ -100,7 +105,7 @@ pub fn run(args: &KeysArgs, out: &mut impl Write) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Revoke { prefix, .. } => {
-            let key: ApiKeyRecord = ring.revoke(prefix)?;
+            let key: ApiKeyRecord = runtime.block_on(ring.revoke(prefix))?;
             writeln!(
                 out,
                 "revoked API key {} of project `{}` (at {})",

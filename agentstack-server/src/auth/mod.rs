@@ -9,8 +9,10 @@ pub mod key;
 
 use std::sync::Arc;
 
-use agentstack_exporter_sqlite::{ApiKeyRecord, DEFAULT_PROJECT, SqliteSpanStore, StoreError};
+use agentstack_exporter_sqlite::{ApiKeyRecord, DEFAULT_PROJECT};
 use axum::http::{HeaderMap, StatusCode, header};
+
+use crate::store::{Store, StoreFailure};
 
 /// The header that carries a key besides `Authorization: Bearer`.
 pub const API_KEY_HEADER: &str = "x-agentstack-api-key";
@@ -53,7 +55,7 @@ pub enum AuthError {
     Internal(String),
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(#[from] StoreFailure),
 }
 
 impl AuthError {
@@ -66,7 +68,9 @@ impl AuthError {
             | AuthError::Revoked { .. } => StatusCode::UNAUTHORIZED,
             AuthError::BadProject(_) => StatusCode::BAD_REQUEST,
             AuthError::NoSuchKey(_) => StatusCode::NOT_FOUND,
-            AuthError::Store(StoreError::Busy { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::Store(failure) if failure.is_unavailable() => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AuthError::Internal(_) | AuthError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -84,7 +88,7 @@ pub struct CreatedKey {
 /// The keys of one span store, and the rule of who may come in without one.
 #[derive(Debug, Clone)]
 pub struct KeyRing {
-    store: Arc<SqliteSpanStore>,
+    store: Arc<dyn Store>,
     /// Whether a store that has never held a key lets requests in without one (loopback only).
     open_without_keys: bool,
 }
@@ -92,7 +96,7 @@ pub struct KeyRing {
 impl KeyRing {
     /// The keys in `store`; `open_without_keys`: whether requests without a key go to
     /// [`DEFAULT_PROJECT`] while the store has no key at all.
-    pub fn new(store: Arc<SqliteSpanStore>, open_without_keys: bool) -> KeyRing {
+    pub fn new(store: Arc<dyn Store>, open_without_keys: bool) -> KeyRing {
         KeyRing {
             store,
             open_without_keys,
@@ -100,7 +104,7 @@ impl KeyRing {
     }
 
     /// Creates a key for `project`.
-    pub fn create(&self, project: &str) -> Result<CreatedKey, AuthError> {
+    pub async fn create(&self, project: &str) -> Result<CreatedKey, AuthError> {
         check_project(project)?;
         loop {
             let new = key::generate()
@@ -113,7 +117,7 @@ impl KeyRing {
                 revoked_unix_nanos: None,
             };
             // A prefix already taken (1 in 4 billion): draw again.
-            if self.store.insert_api_key(&record)? {
+            if self.store.insert_api_key(&record).await? {
                 return Ok(CreatedKey {
                     secret: new.secret,
                     record,
@@ -123,34 +127,38 @@ impl KeyRing {
     }
 
     /// Every key, oldest first (no secrets: the store has none).
-    pub fn list(&self) -> Result<Vec<ApiKeyRecord>, AuthError> {
-        Ok(self.store.api_keys()?)
+    pub async fn list(&self) -> Result<Vec<ApiKeyRecord>, AuthError> {
+        Ok(self.store.api_keys().await?)
     }
 
     /// Revokes the key whose prefix (or whole key) is `prefix`; it stops working at once.
-    pub fn revoke(&self, prefix: &str) -> Result<ApiKeyRecord, AuthError> {
+    pub async fn revoke(&self, prefix: &str) -> Result<ApiKeyRecord, AuthError> {
         let prefix = prefix.trim();
         let prefix = key::public_prefix(prefix).unwrap_or(prefix);
         self.store
-            .revoke_api_key(prefix, now_nanos())?
+            .revoke_api_key(prefix, now_nanos())
+            .await?
             .ok_or_else(|| AuthError::NoSuchKey(prefix.to_string()))
     }
 
     /// Whether requests need a key now.
-    pub fn requires_keys(&self) -> Result<bool, AuthError> {
-        Ok(!self.open_without_keys || self.store.has_api_keys()?)
+    pub async fn requires_keys(&self) -> Result<bool, AuthError> {
+        Ok(!self.open_without_keys || self.store.has_api_keys().await?)
     }
 
-    /// The project of a request with `headers`. Blocking (a store read): call it from the
-    /// blocking pool, or use [`authenticate`](Self::authenticate).
-    pub fn project_of(&self, headers: &HeaderMap) -> Result<String, AuthError> {
-        if !self.requires_keys()? {
+    /// The project of a request with `headers`.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<String, AuthError> {
+        if !self.requires_keys().await? {
             // No key was ever made and only this machine can reach us: as before keys existed.
             return Ok(DEFAULT_PROJECT.to_string());
         }
         let given = key_of(headers).ok_or(AuthError::Missing)?;
         let prefix = key::public_prefix(given).ok_or(AuthError::Malformed)?;
-        let record = self.store.api_key(prefix)?.ok_or(AuthError::Unknown)?;
+        let record = self
+            .store
+            .api_key(prefix)
+            .await?
+            .ok_or(AuthError::Unknown)?;
         if !key::constant_time_eq(&key::sha256_hex(given), &record.sha256) {
             return Err(AuthError::Unknown);
         }
@@ -160,15 +168,6 @@ impl KeyRing {
             });
         }
         Ok(record.project)
-    }
-
-    /// [`project_of`](Self::project_of) on the blocking pool.
-    pub async fn authenticate(self: &Arc<Self>, headers: &HeaderMap) -> Result<String, AuthError> {
-        let ring = Arc::clone(self);
-        let headers = headers.clone();
-        tokio::task::spawn_blocking(move || ring.project_of(&headers))
-            .await
-            .map_err(|e| AuthError::Internal(format!("the key check failed: {e}")))?
     }
 }
 
@@ -214,7 +213,12 @@ mod tests {
     use axum::http::HeaderValue;
 
     fn ring(open: bool) -> KeyRing {
-        KeyRing::new(Arc::new(SqliteSpanStore::open_in_memory().unwrap()), open)
+        KeyRing::new(
+            Arc::new(crate::store::SqliteStore::new(
+                agentstack_exporter_sqlite::SqliteSpanStore::open_in_memory().unwrap(),
+            )),
+            open,
+        )
     }
 
     fn with(name: &'static str, value: &str) -> HeaderMap {
@@ -223,52 +227,58 @@ mod tests {
         headers
     }
 
-    #[test]
-    fn without_keys_a_loopback_server_is_open_and_any_other_is_not() {
-        assert_eq!(ring(true).project_of(&HeaderMap::new()).unwrap(), "default");
+    #[tokio::test]
+    async fn without_keys_a_loopback_server_is_open_and_any_other_is_not() {
+        assert_eq!(
+            ring(true).authenticate(&HeaderMap::new()).await.unwrap(),
+            "default"
+        );
         assert!(matches!(
-            ring(false).project_of(&HeaderMap::new()),
+            ring(false).authenticate(&HeaderMap::new()).await,
             Err(AuthError::Missing)
         ));
     }
 
-    #[test]
-    fn a_key_picks_its_project_until_revoked() {
+    #[tokio::test]
+    async fn a_key_picks_its_project_until_revoked() {
         let ring = ring(true);
-        let a = ring.create("alpha").unwrap();
+        let a = ring.create("alpha").await.unwrap();
         assert_eq!(
-            ring.project_of(&with("authorization", &format!("Bearer {}", a.secret)))
+            ring.authenticate(&with("authorization", &format!("Bearer {}", a.secret)))
+                .await
                 .unwrap(),
             "alpha"
         );
         assert_eq!(
-            ring.project_of(&with(API_KEY_HEADER, &a.secret)).unwrap(),
+            ring.authenticate(&with(API_KEY_HEADER, &a.secret))
+                .await
+                .unwrap(),
             "alpha"
         );
         assert!(matches!(
-            ring.project_of(&HeaderMap::new()),
+            ring.authenticate(&HeaderMap::new()).await,
             Err(AuthError::Missing)
         ));
         let forged = format!("{}{}", a.record.prefix, "0".repeat(24));
         assert!(matches!(
-            ring.project_of(&with(API_KEY_HEADER, &forged)),
+            ring.authenticate(&with(API_KEY_HEADER, &forged)).await,
             Err(AuthError::Unknown)
         ));
         assert!(matches!(
-            ring.project_of(&with(API_KEY_HEADER, "hunter2")),
+            ring.authenticate(&with(API_KEY_HEADER, "hunter2")).await,
             Err(AuthError::Malformed)
         ));
-        ring.revoke(&a.record.prefix).unwrap();
+        ring.revoke(&a.record.prefix).await.unwrap();
         assert!(matches!(
-            ring.project_of(&with(API_KEY_HEADER, &a.secret)),
+            ring.authenticate(&with(API_KEY_HEADER, &a.secret)).await,
             Err(AuthError::Revoked { .. })
         ));
         assert!(matches!(
-            ring.revoke("ask_nothere"),
+            ring.revoke("ask_nothere").await,
             Err(AuthError::NoSuchKey(_))
         ));
         assert!(matches!(
-            ring.create("no spaces"),
+            ring.create("no spaces").await,
             Err(AuthError::BadProject(_))
         ));
     }

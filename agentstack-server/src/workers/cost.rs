@@ -17,14 +17,15 @@ use agentstack_cost::{
     Budget, BudgetCrossing, BudgetSubject, BudgetTracker, CostInput, PRODUCER_COST_ATTRIBUTES,
     Pricing, SpanCost, Spend, TokenUsage, Usd, producer_cost_from_attributes,
 };
+use agentstack_exporter_sqlite::SpanRecord;
 use agentstack_exporter_sqlite::store::{AlertRecord, AlertSeverity, SpanCostRecord};
-use agentstack_exporter_sqlite::{SpanRecord, SqliteSpanStore, StoreError};
 use rustc_hash::FxHashMap;
 
 use crate::alerts::AlertSink;
 use crate::bus::{SpanBatch, SpanSubscription};
 use crate::normalize::NormalizedSpan;
 use crate::pricing::ProjectPricing;
+use crate::store::{Store, StoreResult};
 
 /// The consumer group of the cost worker.
 pub const COST_GROUP: &str = "cost";
@@ -355,12 +356,12 @@ fn cents(usd: Usd) -> String {
 /// Sets each budget's spend in its current period from the store (the sum of its
 /// `span_costs` since the period began), and whether its alert was already raised, so that a
 /// restart neither forgets the spend nor alerts again.
-pub fn restore_budgets(
+pub async fn restore_budgets(
     tracker: &mut BudgetTracker,
     budgets: &[Budget],
-    store: &SqliteSpanStore,
+    store: &dyn Store,
     now_unix_nanos: i64,
-) -> Result<(), StoreError> {
+) -> StoreResult<()> {
     for budget in budgets {
         let period_start = budget.period.start_of(now_unix_nanos);
         let (user, session) = match &budget.subject {
@@ -368,14 +369,17 @@ pub fn restore_budgets(
             BudgetSubject::User(user) => (Some(user.as_str()), None),
             BudgetSubject::Session(session) => (None, Some(session.as_str())),
         };
-        let spent = store.cost_since(
-            &budget.project,
-            period_start.saturating_mul(1_000_000_000),
-            user,
-            session,
-        )?;
-        let alerted =
-            store.alert_exists(&budget.project, &budget_dedup_key(&budget.id, period_start))?;
+        let spent = store
+            .cost_since(
+                &budget.project,
+                period_start.saturating_mul(1_000_000_000),
+                user,
+                session,
+            )
+            .await?;
+        let alerted = store
+            .alert_exists(&budget.project, &budget_dedup_key(&budget.id, period_start))
+            .await?;
         // The id is the tracker's own: it cannot be unknown.
         let _ = tracker.restore(&budget.id, period_start, Usd::from_femtos(spent), alerted);
     }
@@ -385,7 +389,7 @@ pub fn restore_budgets(
 /// Runs the cost worker until `subscription` ends.
 pub async fn run(
     mut subscription: impl SpanSubscription,
-    store: Arc<SqliteSpanStore>,
+    store: Arc<dyn Store>,
     pricing: Arc<ProjectPricing>,
     mut budgets: BudgetTracker,
     alerts: AlertSink,
@@ -457,32 +461,26 @@ fn priced(batches: &[Arc<SpanBatch>], pricing: &ProjectPricing) -> Vec<SpanCostR
 /// Writes `rows`, retrying what may pass later; the positions of the new rows, `None` when
 /// the store refused them every time.
 async fn write(
-    store: &Arc<SqliteSpanStore>,
+    store: &Arc<dyn Store>,
     rows: &Arc<Vec<SpanCostRecord>>,
     stats: &mut CostStats,
 ) -> Option<Vec<usize>> {
     let total = rows.len() as u64;
     let mut delay = Duration::from_millis(100);
     for attempt in 1..=ATTEMPTS {
-        let store = Arc::clone(store);
-        let batch = Arc::clone(rows);
-        match tokio::task::spawn_blocking(move || store.insert_span_costs(&batch)).await {
-            Ok(Ok(new)) => {
+        match store.insert_span_costs(Arc::clone(rows)).await {
+            Ok(new) => {
                 stats.priced += new.len() as u64;
                 stats.duplicates += total - new.len() as u64;
                 return Some(new);
             }
-            Ok(Err(error)) if attempt < ATTEMPTS => eprintln!(
+            Err(error) if attempt < ATTEMPTS => eprintln!(
                 "agentstack serve: cost: {error} (attempt {attempt} of {ATTEMPTS}, retrying in \
                  {} ms)",
                 delay.as_millis()
             ),
-            Ok(Err(error)) => {
+            Err(error) => {
                 eprintln!("agentstack serve: cost: {error}; giving up on these span costs");
-                break;
-            }
-            Err(join) => {
-                eprintln!("agentstack serve: cost: the write task failed: {join}");
                 break;
             }
         }
@@ -583,9 +581,12 @@ mod tests {
         assert_eq!(rows[0].cost_femtos, Some(2_000_000_000_000));
     }
 
-    #[test]
-    fn a_crossing_alerts_once_and_a_restart_remembers() {
-        let store = SqliteSpanStore::open_in_memory().unwrap();
+    #[tokio::test]
+    async fn a_crossing_alerts_once_and_a_restart_remembers() {
+        let shared = crate::store::SqliteStore::new(
+            agentstack_exporter_sqlite::SqliteSpanStore::open_in_memory().unwrap(),
+        );
+        let store = shared.sqlite();
         let budget = Budget {
             id: "daily".into(),
             project: "p".into(),
@@ -616,7 +617,9 @@ mod tests {
 
         // After a restart: the spend is read back and the alert is known.
         let mut restored = BudgetTracker::new(vec![budget.clone()]).unwrap();
-        restore_budgets(&mut restored, &[budget], &store, now).unwrap();
+        restore_budgets(&mut restored, &[budget], &shared, now)
+            .await
+            .unwrap();
         assert_eq!(
             restored.spent("daily", now),
             Some(Usd::from_femtos(3_500_000_000_000))

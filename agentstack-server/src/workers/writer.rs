@@ -5,12 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentstack_exporter_sqlite::{SpanRecord, SqliteSpanStore, StoreError};
+use agentstack_exporter_sqlite::SpanRecord;
 use serde_json::json;
 
 use crate::bus::{SpanBatch, SpanSubscription};
 use crate::live::LiveFeed;
 use crate::normalize::NormalizedSpan;
+use crate::store::Store;
 
 /// How often a batch is tried before it is given up (with a message): a busy or failing file
 /// gets 100 ms, 200 ms, … between tries.
@@ -56,7 +57,7 @@ pub fn store_record(span: &NormalizedSpan) -> SpanRecord {
 /// Runs the writer until `subscription` ends, and returns what it did.
 pub async fn run(
     mut subscription: impl SpanSubscription,
-    store: Arc<SqliteSpanStore>,
+    store: Arc<dyn Store>,
     live: Option<LiveFeed>,
 ) -> WriterStats {
     let mut stats = WriterStats::default();
@@ -97,7 +98,7 @@ const MAX_SPANS_PER_WRITE: usize = 8_192;
 /// nothing, when the store refused a span as malformed; true otherwise (stored or given up on,
 /// both counted).
 async fn write(
-    store: &Arc<SqliteSpanStore>,
+    store: &Arc<dyn Store>,
     batches: &[Arc<SpanBatch>],
     stats: &mut WriterStats,
     live: Option<&LiveFeed>,
@@ -111,11 +112,8 @@ async fn write(
     let total = records.len() as u64;
     let mut delay = Duration::from_millis(100);
     for attempt in 1..=ATTEMPTS {
-        let store = Arc::clone(store);
-        let rows = Arc::clone(&records);
-        let outcome = tokio::task::spawn_blocking(move || store.insert_spans(&rows)).await;
-        match outcome {
-            Ok(Ok(new)) => {
+        match store.insert_spans(Arc::clone(&records)).await {
+            Ok(new) => {
                 stats.written += new as u64;
                 stats.duplicates += total - new as u64;
                 if let Some(live) = live {
@@ -124,26 +122,22 @@ async fn write(
                 return true;
             }
             // A malformed span refuses the whole write and will not get better by waiting.
-            Ok(Err(error @ StoreError::InvalidSpan { .. })) => {
+            Err(error) if error.is_malformed_span() => {
                 if batches.len() > 1 {
                     return false;
                 }
                 eprintln!("agentstack serve: writer: {error}");
                 break;
             }
-            Ok(Err(error)) if attempt < ATTEMPTS => {
+            Err(error) if attempt < ATTEMPTS => {
                 eprintln!(
                     "agentstack serve: writer: {error} (attempt {attempt} of {ATTEMPTS}, \
                      retrying in {} ms)",
                     delay.as_millis()
                 );
             }
-            Ok(Err(error)) => {
+            Err(error) => {
                 eprintln!("agentstack serve: writer: {error}; giving up on this batch");
-                break;
-            }
-            Err(join) => {
-                eprintln!("agentstack serve: writer: the write task failed: {join}");
                 break;
             }
         }
