@@ -891,13 +891,14 @@ fn trace_list_statement_of(
     }
     if let Some(min) = query.min_cost_femtos {
         // The trace's priced spans of the project (of every project when none), as SQLite sums.
+        // (`sum` skips the NULLs; 18.16 cannot resolve `ifNull` of a column in this subquery.)
         sql.push(" AND trace_id IN (SELECT trace_id FROM span_costs FINAL");
         if let Some(project) = project {
             sql.bind(" WHERE project = ?", project);
         }
         sql.push(" GROUP BY trace_id HAVING count(kept_cost_usd) > 0")
             .bind(
-                " AND sum(ifNull(kept_cost_usd, toDecimal128(0, 15))) >= toDecimal128(?, 15))",
+                " AND sum(kept_cost_usd) >= toDecimal128(?, 15))",
                 usd_text(min),
             );
     }
