@@ -1,10 +1,15 @@
 //! Security and budget alerts in `security_alerts`: written once per (project, dedup key), as
 //! the SQLite store writes them (a repeat, e.g. a span scanned again after a replay, is not new),
-//! and read by the trace list's `has_alerts` condition.
+//! listed newest first in keyset pages, and read by the trace list's `has_alerts` condition.
+//! An alert's id is its write time in nanoseconds (plus its place in the batch), kept in the
+//! version column (`write_rank` = `u64::MAX` − id): ids grow in write order, as SQLite's rowids.
 
 use std::collections::{HashMap, HashSet};
 
-use agentstack_exporter_sqlite::store::{AlertRecord, AlertSeverity, TraceAlerts};
+use agentstack_exporter_sqlite::store::{
+    AlertPage, AlertQuery, AlertRecord, AlertSeverity, DEFAULT_TRACE_LIMIT, MAX_TRACE_LIMIT,
+    TraceAlerts,
+};
 
 use crate::statement::Statement;
 use crate::store::now_unix_nanos;
@@ -81,10 +86,7 @@ impl ClickHouseStore {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let max_severity = AlertSeverity::ALL
-                    .get(usize::from(row.max_rank))
-                    .copied()
-                    .unwrap_or(AlertSeverity::Low);
+                let max_severity = severity_of_rank(row.max_rank);
                 (
                     row.trace_id,
                     TraceAlerts {
@@ -97,8 +99,9 @@ impl ClickHouseStore {
     }
 
     /// Writes the alerts whose (project, dedup key) is not stored yet, in one insert, and returns
-    /// them (the new ones, in the order given). Unlike the SQLite store there is no row id: `id`
-    /// is returned as 0. Two processes writing the same new alert at the same moment may both
+    /// them (the new ones, in the order given) with their ids: the write time in nanoseconds
+    /// plus the place in the batch, growing in write order like SQLite's rowids (but not dense,
+    /// and ordered across processes only as their clocks are). Two processes writing the same new alert at the same moment may both
     /// call it new; it is still stored and counted once (ReplacingMergeTree, `FINAL`).
     pub async fn insert_alerts(
         &self,
@@ -121,18 +124,19 @@ impl ClickHouseStore {
             .into_iter()
             .map(|row| (row.project, row.dedup_key))
             .collect();
+        let first_id = now_unix_nanos() as i64;
         let new: Vec<AlertRecord> = alerts
             .iter()
             .filter(|alert| seen.insert((alert.project.clone(), alert.dedup_key.clone())))
-            .map(|alert| AlertRecord {
-                id: 0,
+            .enumerate()
+            .map(|(at, alert)| AlertRecord {
+                id: first_id + at as i64,
                 ..alert.clone()
             })
             .collect();
         if new.is_empty() {
             return Ok(new);
         }
-        let write_rank = u64::MAX - now_unix_nanos();
         let action = "inserting alerts";
         let mut insert = self
             .client()
@@ -152,7 +156,7 @@ impl ClickHouseStore {
                 severity: alert.severity.name().to_string(),
                 severity_rank: severity_rank(alert.severity),
                 time_unix_nanos: alert.time_unix_nanos.max(0) as u64,
-                write_rank,
+                write_rank: u64::MAX - alert.id as u64,
             };
             insert
                 .write(&row)
@@ -165,6 +169,155 @@ impl ClickHouseStore {
             .map_err(|source| self.error(action, source))?;
         Ok(new)
     }
+}
+
+/// The columns of [`AlertReadRow`].
+const ALERT_COLUMNS: &str = "project, dedup_key, trace_id, span_id, detector, title, evidence, \
+    score, severity_rank, time_unix_nanos, toInt64(bitNot(write_rank)) AS id";
+
+/// One alert as `alert_page` reads it.
+#[derive(clickhouse::Row, serde::Deserialize)]
+struct AlertReadRow {
+    project: String,
+    dedup_key: String,
+    trace_id: Option<String>,
+    span_id: Option<String>,
+    detector: String,
+    title: String,
+    evidence: String,
+    score: i64,
+    severity_rank: u8,
+    time_unix_nanos: u64,
+    id: i64,
+}
+
+impl AlertReadRow {
+    fn into_record(self) -> AlertRecord {
+        AlertRecord {
+            id: self.id,
+            project: self.project,
+            dedup_key: self.dedup_key,
+            trace_id: self.trace_id,
+            span_id: self.span_id,
+            detector: self.detector,
+            title: self.title,
+            evidence: self.evidence,
+            score: self.score,
+            severity: severity_of_rank(self.severity_rank),
+            // Written from a non-negative i64.
+            time_unix_nanos: self.time_unix_nanos as i64,
+        }
+    }
+}
+
+/// The effective page size of an alert query (as the SQLite store's).
+fn alert_limit(query: &AlertQuery) -> usize {
+    match query.limit {
+        0 => DEFAULT_TRACE_LIMIT,
+        limit => limit.min(MAX_TRACE_LIMIT),
+    }
+}
+
+/// The alerts of `query`, newest first (by time, then id), at most `limit`; `None` when none
+/// can pass (a bound before 1970, which no stored alert has).
+pub(crate) fn alert_page_statement(query: &AlertQuery, limit: usize) -> Option<Statement> {
+    let mut sql = Statement::new("SELECT ");
+    sql.push(ALERT_COLUMNS)
+        .push(" FROM security_alerts FINAL WHERE 1");
+    if let Some(project) = &query.project {
+        sql.bind(" AND project = ?", project.as_str());
+    }
+    if let Some(trace_id) = &query.trace_id {
+        sql.bind(" AND trace_id = ?", trace_id.as_str());
+    }
+    if let Some(detector) = &query.detector {
+        sql.bind(" AND detector = ?", detector.as_str());
+    }
+    if let Some(min) = query.min_severity {
+        sql.bind(" AND severity_rank >= ?", u64::from(severity_rank(min)));
+    }
+    // Stored times are never negative (written clamped at 0).
+    if let Some(since) = query.since_unix_nanos {
+        sql.bind(" AND time_unix_nanos >= ?", since.max(0) as u64);
+    }
+    if let Some(until) = query.until_unix_nanos {
+        if until <= 0 {
+            return None;
+        }
+        sql.bind(" AND time_unix_nanos < ?", until as u64);
+    }
+    if let Some((time, id)) = query.before {
+        if time < 0 {
+            return None;
+        }
+        sql.bind(" AND (time_unix_nanos < ?", time as u64)
+            .bind(" OR (time_unix_nanos = ?", time as u64)
+            .bind(" AND id < ?))", id);
+    }
+    sql.bind(
+        " ORDER BY time_unix_nanos DESC, id DESC LIMIT ?",
+        limit as u64,
+    );
+    Some(sql)
+}
+
+/// Whether `project` has an alert of `dedup_key`.
+pub(crate) fn alert_exists_statement(project: &str, dedup_key: &str) -> Statement {
+    let mut sql = Statement::new("SELECT toUInt8(count() > 0) FROM security_alerts WHERE ");
+    sql.bind("project = ?", project)
+        .bind(" AND dedup_key = ?", dedup_key);
+    sql
+}
+
+impl ClickHouseStore {
+    /// One page of alerts, newest first (by time, then id), with the SQLite store's filters
+    /// and cursor (`next` is the (time, id) of the page's last alert).
+    pub async fn alert_page(&self, query: &AlertQuery) -> Result<AlertPage, ClickHouseStoreError> {
+        let limit = alert_limit(query);
+        let Some(statement) = alert_page_statement(query, limit + 1) else {
+            return Ok(AlertPage {
+                alerts: Vec::new(),
+                next: None,
+            });
+        };
+        let rows: Vec<AlertReadRow> = statement
+            .query(self.client())
+            .fetch_all()
+            .await
+            .map_err(|source| self.error("listing alerts", source))?;
+        let mut alerts: Vec<AlertRecord> =
+            rows.into_iter().map(AlertReadRow::into_record).collect();
+        let next = if alerts.len() > limit {
+            alerts.truncate(limit);
+            alerts.last().map(|last| (last.time_unix_nanos, last.id))
+        } else {
+            None
+        };
+        Ok(AlertPage { alerts, next })
+    }
+
+    /// Whether an alert of `dedup_key` was stored for `project` (a budget's crossing in a
+    /// period, after a restart).
+    pub async fn alert_exists(
+        &self,
+        project: &str,
+        dedup_key: &str,
+    ) -> Result<bool, ClickHouseStoreError> {
+        let found: u8 = alert_exists_statement(project, dedup_key)
+            .query(self.client())
+            .fetch_one()
+            .await
+            .map_err(|source| self.error("looking up an alert", source))?;
+        Ok(found == 1)
+    }
+}
+
+/// The severity of a stored rank (an unknown rank reads as the lowest).
+fn severity_of_rank(rank: u8) -> AlertSeverity {
+    AlertSeverity::ALL
+        .get(usize::from(rank))
+        .copied()
+        .unwrap_or(AlertSeverity::Low)
 }
 
 /// The rank of a severity, lowest 0, as the SQLite store ranks them.

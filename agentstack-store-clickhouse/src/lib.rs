@@ -7,15 +7,27 @@
 //! - [`store`]: [`ClickHouseStore`]: connect, insert, trace list and detail, counts.
 //! - [`stats`]: counts, error rate, root latency percentiles and tokens per bucket of a window.
 //! - [`retention`]: moving daily partitions to `spans_archive` and dropping old ones whole.
-//! - [`alerts`]: security and budget alerts, stored once per dedup key.
+//! - [`alerts`]: security and budget alerts, stored once per dedup key, newest-first pages.
+//! - [`sessions`]: sessions grouped from the spans' `session_id`, keyset pages.
+//! - [`links`]: span links and the conversations they make.
 //! - [`cost`]: cost per project, model, agent and hour, summed by ClickHouse.
+//! - [`span_costs`]: one cost row per priced span, written once; trace totals, budget spend.
+//! - [`cost_report`]: costs grouped by model, day, agent, session or user, with a series.
+//! - [`prices`]: each project's price overrides.
+//! - [`api_keys`]: the server's API keys (their SHA-256), revocations.
 //! - [`error`]: [`ClickHouseStoreError`], which says what to do next.
 
 pub mod alerts;
+pub mod api_keys;
 pub mod cost;
+pub mod cost_report;
 pub mod error;
+pub mod links;
+pub mod prices;
 pub mod retention;
 pub mod schema;
+pub mod sessions;
+pub mod span_costs;
 pub mod stats;
 pub mod store;
 
@@ -74,6 +86,49 @@ pub mod sql_text {
             )
             .render(),
         ])
+    }
+
+    /// `INSERT … VALUES` of the link rows `insert_spans` would send for `spans`, if any.
+    pub fn insert_links(spans: &[SpanRecord]) -> Result<Option<String>, ClickHouseStoreError> {
+        Ok(crate::store::insert_links_statement(spans)?.map(|statement| statement.render()))
+    }
+
+    /// The summaries of `traces_updated_since`.
+    pub fn traces_updated_since(since_unix_nanos: i64) -> String {
+        crate::store::traces_updated_since_statement(since_unix_nanos).render()
+    }
+
+    /// The alert page query of `alert_page` (one more than the limit), `None` when it sends none.
+    pub fn alert_page(query: &agentstack_exporter_sqlite::store::AlertQuery) -> Option<String> {
+        let limit = match query.limit {
+            0 => agentstack_exporter_sqlite::store::DEFAULT_TRACE_LIMIT,
+            limit => limit.min(agentstack_exporter_sqlite::store::MAX_TRACE_LIMIT),
+        };
+        crate::alerts::alert_page_statement(query, limit + 1).map(|statement| statement.render())
+    }
+
+    /// The lookup of `alert_exists`.
+    pub fn alert_exists(project: &str, dedup_key: &str) -> String {
+        crate::alerts::alert_exists_statement(project, dedup_key).render()
+    }
+
+    /// The session page query of `session_page` (one more than the limit).
+    pub fn session_page(query: &agentstack_exporter_sqlite::store::SessionQuery) -> String {
+        crate::sessions::session_page_statement(query, query.effective_limit() + 1).render()
+    }
+
+    /// One round of the conversation walk: the links from or to `trace_ids`.
+    pub fn conversation_links(project: &str, trace_ids: Vec<String>) -> String {
+        crate::links::links_of_statement(project, trace_ids).render()
+    }
+
+    /// The reads of the API keys: one key, every key, whether there is any.
+    pub fn api_keys(prefix: &str) -> Vec<String> {
+        vec![
+            crate::api_keys::api_key_statement(prefix).render(),
+            crate::api_keys::api_keys_statement().render(),
+            crate::api_keys::HAS_API_KEYS.to_string(),
+        ]
     }
 
     /// The prefix lookup of `trace_in_project`.

@@ -154,7 +154,7 @@ impl ClickHouseStore {
         cutoff_unix_nanos: i64,
     ) -> Result<Vec<PartitionDay>, ClickHouseStoreError> {
         let mut dropped = Vec::new();
-        for table in ["spans", "spans_archive"] {
+        for table in ["spans", "spans_archive", "span_links"] {
             for day in self.partitions(table).await? {
                 if !day.ends_by(cutoff_unix_nanos) {
                     continue;

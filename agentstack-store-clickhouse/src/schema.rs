@@ -39,6 +39,26 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cost_metrics",
         sql: include_str!("../sql/004_cost_metrics.sql"),
     },
+    Migration {
+        version: 5,
+        name: "span_links",
+        sql: include_str!("../sql/005_span_links.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "span_costs",
+        sql: include_str!("../sql/006_span_costs.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "price_overrides",
+        sql: include_str!("../sql/007_price_overrides.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "api_keys",
+        sql: include_str!("../sql/008_api_keys.sql"),
+    },
 ];
 
 /// The version of an up-to-date database.

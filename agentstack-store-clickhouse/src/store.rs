@@ -12,8 +12,10 @@ use agentstack_exporter_sqlite::{SpanRecord, SpanStatus};
 use clickhouse::Client;
 
 use crate::ClickHouseStoreError;
+use crate::links::{LINK_COLUMNS, LinkRow, link_rows};
 use crate::rows::{SPAN_COLUMNS, SpanRow, SummaryRow};
 use crate::schema::{self, MIGRATIONS, SCHEMA_MIGRATIONS};
+use crate::span_costs::usd_text;
 use crate::statement::Statement;
 use crate::trace_id::parse_trace_id;
 
@@ -277,7 +279,32 @@ impl ClickHouseStore {
             .end()
             .await
             .map_err(|source| self.error(action, source))?;
+        self.insert_links(&link_rows_of(spans, &rows)).await?;
         Ok(rows.len())
+    }
+
+    /// Writes the links of a batch just written (after its spans: a batch that fails between
+    /// the two is written again whole by its retry, and both tables fold the repeats).
+    async fn insert_links(&self, links: &[LinkRow]) -> Result<(), ClickHouseStoreError> {
+        if links.is_empty() {
+            return Ok(());
+        }
+        let action = "inserting span links";
+        let mut insert = self
+            .client
+            .insert::<LinkRow>("span_links")
+            .await
+            .map_err(|source| self.error(action, source))?;
+        for link in links {
+            insert
+                .write(link)
+                .await
+                .map_err(|source| self.error(action, source))?;
+        }
+        insert
+            .end()
+            .await
+            .map_err(|source| self.error(action, source))
     }
 
     /// The most recent traces that pass `filter`, newest first (by trace start, then trace id
@@ -295,9 +322,10 @@ impl ClickHouseStore {
         self.list_traces(&query, filter.effective_limit()).await
     }
 
-    /// One page of the traces that pass `query`, newest first: at most its effective limit,
-    /// after `query.before` when given, and the cursor of the next page when there are more;
-    /// the same traces in the same order as [`SqliteSpanStore::trace_page`].
+    /// One page of the traces that pass `query`, newest first (oldest first with
+    /// `query.oldest_first`): at most its effective limit, after `query.before` when given, and
+    /// the cursor of the next page when there are more; the same traces in the same order as
+    /// [`SqliteSpanStore::trace_page`].
     ///
     /// [`SqliteSpanStore::trace_page`]: agentstack_exporter_sqlite::SqliteSpanStore::trace_page
     pub async fn trace_page(&self, query: &TraceQuery) -> Result<TracePage, ClickHouseStoreError> {
@@ -319,7 +347,7 @@ impl ClickHouseStore {
     /// as soon as no unseen trace can be newer, it first looks only at the traces with a span in
     /// the last hour before the newest span (then day, week): when `limit` of them started in
     /// that window, no trace outside it can rank before them, so the answer is exact; else the
-    /// window widens, up to the whole range.
+    /// window widens, up to the whole range. Oldest first, the same from the oldest span on.
     async fn list_traces(
         &self,
         query: &TraceQuery,
@@ -328,23 +356,39 @@ impl ClickHouseStore {
         let Some(bounds) = trace_list_bounds(query) else {
             return Ok(Vec::new());
         };
-        let newest: NewestRow = newest_start_statement(query, bounds)
+        let edge: NewestRow = newest_start_statement(query, bounds)
             .query(&self.client)
             .fetch_one()
             .await
             .map_err(|source| self.error("finding the newest span", source))?;
-        if newest.spans == 0 {
+        if edge.spans == 0 {
             return Ok(Vec::new());
         }
         for width in CANDIDATE_WINDOWS {
-            let lower = newest.start.saturating_sub(width);
-            if lower <= bounds.earliest_start {
-                break;
-            }
-            let traces = self
-                .fetch_trace_list(query, limit, bounds.narrowed(lower))
-                .await?;
-            if traces.len() == limit && traces.last().is_some_and(|t| t.start_unix_nanos >= lower) {
+            let (window, complete): (ListBounds, fn(i64, i64) -> bool) = if query.oldest_first {
+                let upper = edge.start.saturating_add(width);
+                if upper >= bounds.latest_start {
+                    break;
+                }
+                (bounds.capped(upper), |start, upper| start <= upper)
+            } else {
+                let lower = edge.start.saturating_sub(width);
+                if lower <= bounds.earliest_start {
+                    break;
+                }
+                (bounds.narrowed(lower), |start, lower| start >= lower)
+            };
+            let inner = if query.oldest_first {
+                window.latest_start
+            } else {
+                window.earliest_start
+            };
+            let traces = self.fetch_trace_list(query, limit, window).await?;
+            if traces.len() == limit
+                && traces
+                    .last()
+                    .is_some_and(|t| complete(t.start_unix_nanos, inner))
+            {
                 return Ok(traces);
             }
         }
@@ -388,6 +432,21 @@ impl ClickHouseStore {
         Ok(trace_ids.iter().filter_map(|id| found.remove(id)).collect())
     }
 
+    /// For the terminal's `tail`: the traces with a span that ended at or after
+    /// `since_unix_nanos`, oldest trace first (by trace start, then trace id), each summarized
+    /// over all its spans of every project, as `SqliteSpanStore::traces_updated_since`.
+    pub async fn traces_updated_since(
+        &self,
+        since_unix_nanos: i64,
+    ) -> Result<Vec<TraceSummary>, ClickHouseStoreError> {
+        let rows: Vec<SummaryRow> = traces_updated_since_statement(since_unix_nanos)
+            .query(&self.client)
+            .fetch_all()
+            .await
+            .map_err(|source| self.error("listing updated traces", source))?;
+        Ok(rows.into_iter().map(SummaryRow::into_summary).collect())
+    }
+
     /// All spans of one trace, of every project, ordered by start time then span id; empty if
     /// no span of it is stored. `trace_id` is the full id or a prefix of at least
     /// `MIN_TRACE_ID_PREFIX` hex characters (any case) that starts exactly one stored trace id.
@@ -402,29 +461,8 @@ impl ClickHouseStore {
         project: Option<&str>,
         trace_id: &str,
     ) -> Result<Vec<SpanRecord>, ClickHouseStoreError> {
-        let id = parse_trace_id(trace_id)?;
-        let full_id = if id.len() == 32 {
-            id
-        } else {
-            let mut matches: Vec<TraceIdRow> = trace_prefix_statement(project, &id)
-                .query(&self.client)
-                .fetch_all()
-                .await
-                .map_err(|source| self.error("resolving a trace id prefix", source))?;
-            match matches.len() {
-                0 => return Ok(Vec::new()),
-                1 => matches.remove(0).trace_id,
-                _ => {
-                    return Err(ClickHouseStoreError::AmbiguousTraceId {
-                        prefix: id,
-                        matches: matches
-                            .into_iter()
-                            .take(5)
-                            .map(|row| row.trace_id)
-                            .collect(),
-                    });
-                }
-            }
+        let Some(full_id) = self.resolve_trace_id(project, trace_id).await? else {
+            return Ok(Vec::new());
         };
         let rows: Vec<SpanRow> = trace_spans_statement(project, &full_id)
             .query(&self.client)
@@ -440,6 +478,37 @@ impl ClickHouseStore {
                     })
             })
             .collect()
+    }
+
+    /// The full id of `trace_id` (a full id or a unique prefix, any case) among the trace ids
+    /// of `project` (`None`: all); `None` when a prefix starts none. A full id is taken as it
+    /// is, stored or not.
+    pub(crate) async fn resolve_trace_id(
+        &self,
+        project: Option<&str>,
+        trace_id: &str,
+    ) -> Result<Option<String>, ClickHouseStoreError> {
+        let id = parse_trace_id(trace_id)?;
+        if id.len() == 32 {
+            return Ok(Some(id));
+        }
+        let mut matches: Vec<TraceIdRow> = trace_prefix_statement(project, &id)
+            .query(&self.client)
+            .fetch_all()
+            .await
+            .map_err(|source| self.error("resolving a trace id prefix", source))?;
+        match matches.len() {
+            0 => Ok(None),
+            1 => Ok(Some(matches.remove(0).trace_id)),
+            _ => Err(ClickHouseStoreError::AmbiguousTraceId {
+                prefix: id,
+                matches: matches
+                    .into_iter()
+                    .take(5)
+                    .map(|row| row.trace_id)
+                    .collect(),
+            }),
+        }
     }
 
     /// How many spans the store holds (every project; a span written twice counts once).
@@ -518,6 +587,39 @@ fn span_rows(
         .collect()
 }
 
+/// The link rows of `spans`, whose checked rows are `rows`.
+fn link_rows_of(spans: &[SpanRecord], rows: &[SpanRow]) -> Vec<LinkRow> {
+    spans
+        .iter()
+        .zip(rows)
+        .flat_map(|(span, row)| link_rows(span, row.start_time))
+        .collect()
+}
+
+/// `INSERT … VALUES` of the link rows `insert_spans` would send for `spans`; `None` when they
+/// have no link.
+pub(crate) fn insert_links_statement(
+    spans: &[SpanRecord],
+) -> Result<Option<Statement>, ClickHouseStoreError> {
+    let rows = span_rows(spans, 0)?;
+    let links = link_rows_of(spans, &rows);
+    if links.is_empty() {
+        return Ok(None);
+    }
+    let mut sql = Statement::new("INSERT INTO span_links (");
+    sql.push(LINK_COLUMNS).push(") VALUES");
+    for (index, link) in links.into_iter().enumerate() {
+        sql.push(if index == 0 { "\n(" } else { ",\n(" });
+        sql.bind("?", link.project)
+            .bind(", ?", link.trace_id)
+            .bind(", ?", link.span_id)
+            .bind(", ?", link.linked_trace_id)
+            .bind(", ?", link.linked_span_id)
+            .bind(", ?)", u64::from(link.start_time));
+    }
+    Ok(Some(sql))
+}
+
 /// The trace list: the summaries of the traces that pass `query`, newest first, at most
 /// `limit`; `None` when no trace can pass (an `until` at the very start of time).
 ///
@@ -549,10 +651,18 @@ pub(crate) struct ListBounds {
 }
 
 impl ListBounds {
-    /// Only spans at or after `lower` (a candidate window).
+    /// Only spans at or after `lower` (a candidate window, newest first).
     pub(crate) fn narrowed(self, lower: i64) -> ListBounds {
         ListBounds {
             earliest_start: self.earliest_start.max(lower),
+            ..self
+        }
+    }
+
+    /// Only spans at or before `upper` (a candidate window, oldest first).
+    pub(crate) fn capped(self, upper: i64) -> ListBounds {
+        ListBounds {
+            latest_start: self.latest_start.min(upper),
             ..self
         }
     }
@@ -567,13 +677,18 @@ pub(crate) fn trace_list_bounds(query: &TraceQuery) -> Option<ListBounds> {
         None => i64::MAX,
         Some(until) => until.checked_sub(1)?,
     };
+    // Newest first, traces after the cursor start no later than it; oldest first, no earlier.
+    let mut earliest_start = filter.since_unix_nanos.unwrap_or(0).max(0);
     if let Some(before) = &query.before {
-        latest_start = latest_start.min(before.start_unix_nanos);
+        if query.oldest_first {
+            earliest_start = earliest_start.max(before.start_unix_nanos);
+        } else {
+            latest_start = latest_start.min(before.start_unix_nanos);
+        }
     }
-    if latest_start < 0 {
+    if latest_start < 0 || earliest_start > latest_start {
         return None;
     }
-    let earliest_start = filter.since_unix_nanos.unwrap_or(0).max(0);
     Some(ListBounds {
         earliest_start,
         latest_start,
@@ -586,10 +701,14 @@ struct NewestRow {
     spans: i64,
 }
 
-/// The latest span start within `bounds` in the project of `query`, and whether there is one.
+/// The latest span start within `bounds` in the project of `query` (the earliest, oldest
+/// first), and whether there is one.
 pub(crate) fn newest_start_statement(query: &TraceQuery, bounds: ListBounds) -> Statement {
-    let mut sql =
-        Statement::new("SELECT toInt64(max(start_unix_nanos)), toInt64(count()) FROM spans WHERE ");
+    let mut sql = Statement::new(if query.oldest_first {
+        "SELECT toInt64(min(start_unix_nanos)), toInt64(count()) FROM spans WHERE "
+    } else {
+        "SELECT toInt64(max(start_unix_nanos)), toInt64(count()) FROM spans WHERE "
+    });
     if let Some(project) = &query.filter.project {
         sql.bind("project = ? AND ", project.as_str());
     }
@@ -604,7 +723,7 @@ pub(crate) fn trace_list_statement_within(
     limit: usize,
     bounds: ListBounds,
 ) -> Statement {
-    trace_list_statement_of(query, limit, bounds, Candidates::Window)
+    trace_list_statement_of(query, Some(limit), bounds, Candidates::Window)
 }
 
 /// Which traces a trace list summarizes.
@@ -613,6 +732,8 @@ pub(crate) enum Candidates<'a> {
     Window,
     /// These (the live tail's).
     Ids(&'a [String]),
+    /// Those with a span that ended at or after this time (the terminal's tail).
+    EndedSince(u64),
 }
 
 /// The summaries of `traces_matching`: those of `trace_ids` that pass `query` (cursor aside).
@@ -627,15 +748,34 @@ pub(crate) fn traces_matching_statement(query: &TraceQuery, trace_ids: &[String]
     };
     trace_list_statement_of(
         &query,
-        trace_ids.len().max(1),
+        Some(trace_ids.len().max(1)),
         all,
         Candidates::Ids(trace_ids),
     )
 }
 
+/// The summaries of `traces_updated_since`: the traces with a span that ended at or after
+/// `since_unix_nanos`, over every project, oldest first.
+pub(crate) fn traces_updated_since_statement(since_unix_nanos: i64) -> Statement {
+    let query = TraceQuery {
+        oldest_first: true,
+        ..TraceQuery::default()
+    };
+    let all = ListBounds {
+        earliest_start: 0,
+        latest_start: i64::MAX,
+    };
+    trace_list_statement_of(
+        &query,
+        None,
+        all,
+        Candidates::EndedSince(since_unix_nanos.max(0) as u64),
+    )
+}
+
 fn trace_list_statement_of(
     query: &TraceQuery,
-    limit: usize,
+    limit: Option<usize>,
     bounds: ListBounds,
     candidates: Candidates<'_>,
 ) -> Statement {
@@ -673,6 +813,13 @@ fn trace_list_statement_of(
         }
         Candidates::Ids(ids) => {
             sql.bind("has(?, trace_id)", ids.to_vec());
+        }
+        Candidates::EndedSince(since) => {
+            sql.push("trace_id IN (\n        SELECT trace_id FROM spans WHERE ");
+            if let Some(project) = project {
+                sql.bind("project = ? AND ", project);
+            }
+            sql.bind("end_unix_nanos >= ?)", since);
         }
     }
     sql.push(")\nGROUP BY trace_id\nHAVING 1");
@@ -742,15 +889,37 @@ fn trace_list_statement_of(
         }
         sql.push(")");
     }
-    if let Some(before) = &query.before {
-        sql.bind(" AND (trace_start < ?", before.start_unix_nanos)
-            .bind(" OR (trace_start = ?", before.start_unix_nanos)
-            .bind(" AND trace_id < ?))", before.trace_id.as_str());
+    if let Some(min) = query.min_cost_femtos {
+        // The trace's priced spans of the project (of every project when none), as SQLite sums.
+        // (`sum` skips the NULLs; 18.16 cannot resolve `ifNull` of a column in this subquery.)
+        sql.push(" AND trace_id IN (SELECT trace_id FROM span_costs FINAL");
+        if let Some(project) = project {
+            sql.bind(" WHERE project = ?", project);
+        }
+        sql.push(" GROUP BY trace_id HAVING count(kept_cost_usd) > 0")
+            .bind(
+                " AND sum(kept_cost_usd) >= toDecimal128(?, 15))",
+                usd_text(min),
+            );
     }
-    sql.bind(
-        "\nORDER BY trace_start DESC, trace_id DESC\nLIMIT ?",
-        limit as u64,
-    );
+    let (after, order) = if query.oldest_first {
+        (">", "\nORDER BY trace_start, trace_id")
+    } else {
+        ("<", "\nORDER BY trace_start DESC, trace_id DESC")
+    };
+    if let Some(before) = &query.before {
+        sql.push(" AND (trace_start ")
+            .push(after)
+            .bind(" ?", before.start_unix_nanos)
+            .bind(" OR (trace_start = ?", before.start_unix_nanos)
+            .push(" AND trace_id ")
+            .push(after)
+            .bind(" ?))", before.trace_id.as_str());
+    }
+    sql.push(order);
+    if let Some(limit) = limit {
+        sql.bind("\nLIMIT ?", limit as u64);
+    }
     sql
 }
 

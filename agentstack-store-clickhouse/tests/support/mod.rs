@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use agentstack_exporter_sqlite::store::{
-    AlertRecord, AlertSeverity, SpanStats, StatsWindow, TraceAlerts, TraceFilter, TracePage,
-    TraceQuery, TraceSummary,
+    AlertPage, AlertQuery, AlertRecord, AlertSeverity, Conversation, CostQuery, CostReport,
+    SessionPage, SessionQuery, SpanCostRecord, SpanStats, StatsWindow, TraceAlerts, TraceCost,
+    TraceFilter, TracePage, TraceQuery, TraceSummary,
 };
-use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, SqliteSpanStore};
+use agentstack_exporter_sqlite::{ApiKeyRecord, SpanRecord, SpanStatus, SqliteSpanStore};
 use agentstack_store_clickhouse::ClickHouseStore;
 
 /// A ClickHouse server of its own for one test: a temporary data directory, free loopback ports,
@@ -140,6 +141,129 @@ pub trait StoreUnderTest {
     async fn matching(&self, query: &TraceQuery, trace_ids: &[String]) -> Vec<TraceSummary>;
     async fn trace_alerts(&self, project: &str, trace_ids: &[&str])
     -> HashMap<String, TraceAlerts>;
+    async fn updated_since(&self, since_unix_nanos: i64) -> Vec<TraceSummary>;
+    async fn alert_page(&self, query: &AlertQuery) -> AlertPage;
+    async fn alert_exists(&self, project: &str, dedup_key: &str) -> bool;
+    async fn session_page(&self, query: &SessionQuery) -> SessionPage;
+    /// The conversation, or the error's message.
+    async fn conversation(
+        &self,
+        project: &str,
+        trace_id: &str,
+    ) -> Result<Option<Conversation>, String>;
+    async fn insert_span_costs(&self, costs: &[SpanCostRecord]) -> Vec<usize>;
+    async fn trace_costs(&self, project: &str, trace_ids: &[&str]) -> HashMap<String, TraceCost>;
+    async fn span_costs_of_trace(
+        &self,
+        project: &str,
+        trace_id: &str,
+    ) -> HashMap<String, SpanCostRecord>;
+    async fn cost_report(&self, query: &CostQuery) -> CostReport;
+    async fn cost_since(
+        &self,
+        project: &str,
+        since_unix_nanos: i64,
+        user_id: Option<&str>,
+        session_id: Option<&str>,
+    ) -> i128;
+    async fn set_price_overrides(&self, project: &str, json: &str, now_unix_nanos: i64);
+    async fn price_overrides(&self, project: &str) -> Option<(String, i64)>;
+    async fn all_price_overrides(&self) -> Vec<(String, String)>;
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> bool;
+    async fn api_key(&self, prefix: &str) -> Option<ApiKeyRecord>;
+    async fn api_keys(&self) -> Vec<ApiKeyRecord>;
+    async fn has_api_keys(&self) -> bool;
+    async fn revoke_api_key(&self, prefix: &str, unix_nanos: i64) -> Option<ApiKeyRecord>;
+}
+
+/// The methods of [`StoreUnderTest`] added for the server's `Store`, implemented alike for
+/// both stores: `$store` is the type, `$($await)*` empty for SQLite, `.await` for ClickHouse.
+macro_rules! store_methods {
+    ($store:ty, $name:literal $(, $await:tt)?) => {
+        async fn updated_since(&self, since_unix_nanos: i64) -> Vec<TraceSummary> {
+            <$store>::traces_updated_since(self, since_unix_nanos)$(.$await)?
+                .expect(concat!($name, " traces_updated_since"))
+        }
+        async fn alert_page(&self, query: &AlertQuery) -> AlertPage {
+            <$store>::alert_page(self, query)$(.$await)?.expect(concat!($name, " alert_page"))
+        }
+        async fn alert_exists(&self, project: &str, dedup_key: &str) -> bool {
+            <$store>::alert_exists(self, project, dedup_key)$(.$await)?
+                .expect(concat!($name, " alert_exists"))
+        }
+        async fn session_page(&self, query: &SessionQuery) -> SessionPage {
+            <$store>::session_page(self, query)$(.$await)?.expect(concat!($name, " session_page"))
+        }
+        async fn conversation(
+            &self,
+            project: &str,
+            trace_id: &str,
+        ) -> Result<Option<Conversation>, String> {
+            <$store>::conversation(self, project, trace_id)$(.$await)?
+                .map_err(|error| error.to_string())
+        }
+        async fn insert_span_costs(&self, costs: &[SpanCostRecord]) -> Vec<usize> {
+            <$store>::insert_span_costs(self, costs)$(.$await)?
+                .expect(concat!($name, " insert_span_costs"))
+        }
+        async fn trace_costs(
+            &self,
+            project: &str,
+            trace_ids: &[&str],
+        ) -> HashMap<String, TraceCost> {
+            <$store>::trace_costs(self, project, trace_ids)$(.$await)?
+                .expect(concat!($name, " trace_costs"))
+        }
+        async fn span_costs_of_trace(
+            &self,
+            project: &str,
+            trace_id: &str,
+        ) -> HashMap<String, SpanCostRecord> {
+            <$store>::span_costs_of_trace(self, project, trace_id)$(.$await)?
+                .expect(concat!($name, " span_costs_of_trace"))
+        }
+        async fn cost_report(&self, query: &CostQuery) -> CostReport {
+            <$store>::cost_report(self, query)$(.$await)?.expect(concat!($name, " cost_report"))
+        }
+        async fn cost_since(
+            &self,
+            project: &str,
+            since_unix_nanos: i64,
+            user_id: Option<&str>,
+            session_id: Option<&str>,
+        ) -> i128 {
+            <$store>::cost_since(self, project, since_unix_nanos, user_id, session_id)$(.$await)?
+                .expect(concat!($name, " cost_since"))
+        }
+        async fn set_price_overrides(&self, project: &str, json: &str, now_unix_nanos: i64) {
+            <$store>::set_price_overrides(self, project, json, now_unix_nanos)$(.$await)?
+                .expect(concat!($name, " set_price_overrides"))
+        }
+        async fn price_overrides(&self, project: &str) -> Option<(String, i64)> {
+            <$store>::price_overrides(self, project)$(.$await)?
+                .expect(concat!($name, " price_overrides"))
+        }
+        async fn all_price_overrides(&self) -> Vec<(String, String)> {
+            <$store>::all_price_overrides(self)$(.$await)?
+                .expect(concat!($name, " all_price_overrides"))
+        }
+        async fn insert_api_key(&self, key: &ApiKeyRecord) -> bool {
+            <$store>::insert_api_key(self, key)$(.$await)?.expect(concat!($name, " insert_api_key"))
+        }
+        async fn api_key(&self, prefix: &str) -> Option<ApiKeyRecord> {
+            <$store>::api_key(self, prefix)$(.$await)?.expect(concat!($name, " api_key"))
+        }
+        async fn api_keys(&self) -> Vec<ApiKeyRecord> {
+            <$store>::api_keys(self)$(.$await)?.expect(concat!($name, " api_keys"))
+        }
+        async fn has_api_keys(&self) -> bool {
+            <$store>::has_api_keys(self)$(.$await)?.expect(concat!($name, " has_api_keys"))
+        }
+        async fn revoke_api_key(&self, prefix: &str, unix_nanos: i64) -> Option<ApiKeyRecord> {
+            <$store>::revoke_api_key(self, prefix, unix_nanos)$(.$await)?
+                .expect(concat!($name, " revoke_api_key"))
+        }
+    };
 }
 
 impl StoreUnderTest for SqliteSpanStore {
@@ -186,6 +310,7 @@ impl StoreUnderTest for SqliteSpanStore {
     ) -> HashMap<String, TraceAlerts> {
         SqliteSpanStore::trace_alerts(self, project, trace_ids).expect("sqlite trace_alerts")
     }
+    store_methods!(SqliteSpanStore, "sqlite");
 }
 
 impl StoreUnderTest for ClickHouseStore {
@@ -243,6 +368,7 @@ impl StoreUnderTest for ClickHouseStore {
             .await
             .expect("clickhouse trace_alerts")
     }
+    store_methods!(ClickHouseStore, "clickhouse", await);
 }
 
 /// The trace id of fixture trace `n`.
@@ -716,4 +842,111 @@ pub fn alert(project: &str, key: &str, trace: Option<u128>) -> AlertRecord {
         severity: AlertSeverity::High,
         time_unix_nanos: T0,
     }
+}
+
+/// A span of trace `trace` at `start` seconds after [`T0`] (one second long) whose links point
+/// at the spans `links` (trace, span), as the `links` column holds them.
+pub fn linked_span(
+    project: &str,
+    trace: u128,
+    span_id: u64,
+    start: i64,
+    links: &[(u128, u64)],
+) -> SpanRecord {
+    let mut record = span(
+        trace,
+        span_id,
+        None,
+        &format!("linked {trace:x}"),
+        start,
+        start + 1,
+    );
+    record.project = project.to_string();
+    let links: Vec<String> = links
+        .iter()
+        .map(|(t, s)| {
+            format!(
+                r#"{{"trace_id":"{}","span_id":"{}","attributes":{{"k":"v"}}}}"#,
+                tid(*t),
+                sid(*s)
+            )
+        })
+        .collect();
+    record.links = format!("[{}]", links.join(","));
+    record
+}
+
+/// The link fixture: 41 → 40, 42 → 41 (a chain), 43 alone, 44 → 99 ← 45 (99 has no span),
+/// and 46 of project `other` → 40; plus a span whose links are not JSON.
+pub fn link_fixture() -> Vec<SpanRecord> {
+    let mut spans = vec![
+        linked_span("default", 40, 0x40, 700, &[]),
+        linked_span("default", 41, 0x41, 690, &[(40, 0x40)]),
+        linked_span("default", 42, 0x42, 710, &[(41, 0x41), (41, 0x41)]),
+        linked_span("default", 43, 0x43, 720, &[]),
+        linked_span("default", 44, 0x44, 730, &[(99, 0x99)]),
+        linked_span("default", 45, 0x45, 740, &[(99, 0x99)]),
+        linked_span("other", 46, 0x46, 750, &[(40, 0x40)]),
+    ];
+    let mut broken = linked_span("default", 43, 0x47, 721, &[]);
+    broken.links = "not json".into();
+    spans.push(broken);
+    spans
+}
+
+/// Femtodollars in a dollar.
+pub const USD: i128 = 1_000_000_000_000_000;
+
+/// A priced span of project `default` that ended `end` seconds after [`T0`].
+pub fn span_cost(
+    trace: u128,
+    span: u64,
+    end: i64,
+    model: &str,
+    femtos: Option<i128>,
+) -> SpanCostRecord {
+    SpanCostRecord {
+        project: "default".into(),
+        trace_id: tid(trace),
+        span_id: sid(span),
+        start_unix_nanos: T0 + (end - 1) * S,
+        end_unix_nanos: T0 + end * S,
+        model: model.into(),
+        matched_model: femtos.map(|_| model.to_string()),
+        provider: Some("openai".into()),
+        agent: "a".into(),
+        cost_femtos: femtos,
+        input_tokens: 10,
+        output_tokens: 1,
+        breakdown: format!(r#"{{"span":{span}}}"#),
+        ..SpanCostRecord::default()
+    }
+}
+
+/// The cost fixture (see `span_costs_are_written_once_and_summed` in the shared suite).
+pub fn cost_fixture() -> Vec<SpanCostRecord> {
+    let mut c1 = span_cost(1, 1, 10, "gpt-4o", Some(3 * USD / 2));
+    c1.session_id = Some("s1".into());
+    c1.user_id = Some("u1".into());
+    c1.input_tokens = 100;
+    c1.output_tokens = 10;
+    c1.producer_cost = Some("1.5".into());
+    c1.cache_read_tokens = 3;
+    c1.reasoning_tokens = 2;
+    let mut c2 = span_cost(1, 2, 3_605, "gpt-4o", None);
+    c2.agent = "b".into();
+    c2.session_id = Some("s1".into());
+    c2.input_tokens = 50;
+    c2.output_tokens = 0;
+    let mut c3 = span_cost(2, 3, 20, "claude", Some(USD / 4));
+    c3.estimated = true;
+    c3.user_id = Some("u2".into());
+    c3.differs = true;
+    let mut c4 = span_cost(3, 4, 86_401, "claude", Some(1));
+    c4.session_id = Some("s2".into());
+    c4.user_id = Some("u1".into());
+    c4.input_tokens = 1;
+    let mut c5 = span_cost(1, 1, 10, "gpt-4o", Some(9 * USD));
+    c5.project = "other".into();
+    vec![c1, c2, c3, c4, c5]
 }
