@@ -1,7 +1,7 @@
 //! Live feeds: what was just stored, broadcast to whoever tails it — the spans the writer
 //! stored ([`LiveFeed`], for `WS /ws/traces`) and the alerts the dispatcher stored
-//! ([`AlertFeed`], for `WS /ws/alerts`). Embedded mode only; the distributed mode's live tail
-//! reads the Redis stream instead. A slow listener misses batches (it is told how many), never
+//! ([`AlertFeed`], for `WS /ws/alerts`). In an API without a writer in its process (the
+//! distributed roles) the Redis bus fills them from its streams instead. A slow listener misses batches (it is told how many), never
 //! slows the writer.
 
 use std::sync::Arc;
@@ -64,6 +64,11 @@ impl<T> Feed<T> {
             stored: self.stored.subscribe(),
             closed: self.closed.subscribe(),
         }
+    }
+
+    /// Turns true when the feed is closed.
+    pub fn closed_signal(&self) -> watch::Receiver<bool> {
+        self.closed.subscribe()
     }
 
     /// Ends every listener (the server is shutting down).

@@ -1,6 +1,7 @@
 //! `agentstack`: one binary, one subcommand per role: the terminal viewer of a trace file or of
-//! a server's API (`traces`, `show`, `tail`, in `viewer/`) and `serve` (every server role in one process, in
-//! the library's `serve` module); `collector`, `worker` and `api` join as further subcommands.
+//! a server's API (`traces`, `show`, `tail`, in `viewer/`), `serve` (every server stage in one
+//! process, in the library's `serve` module), and the distributed mode's roles `collector`,
+//! `worker writer|security|cost`, `api` and `migrate` (the library's `roles` module).
 
 mod viewer;
 
@@ -58,6 +59,27 @@ enum Command {
     Prices(agentstack_server::prices_cli::PricesArgs),
     /// The security detectors: measure them on a labelled set (`security eval FILE`)
     Security(agentstack_server::security_cli::SecurityArgs),
+    /// Distributed mode: the OTLP collector alone, into the Redis stream (needs
+    /// AGENTSTACK_REDIS_URL and AGENTSTACK_CLICKHOUSE_URL; takes `serve`'s options)
+    Collector(Box<agentstack_server::serve::ServeArgs>),
+    /// Distributed mode: one worker (writer, security or cost), reading its consumer group of
+    /// the Redis stream (takes `serve`'s options; --health for its health checks)
+    Worker(Box<WorkerArgs>),
+    /// Distributed mode: the REST API and dashboard alone, reading ClickHouse (takes `serve`'s
+    /// options)
+    Api(Box<agentstack_server::serve::ServeArgs>),
+    /// Distributed mode: create the ClickHouse database and apply its schema
+    Migrate(Box<agentstack_server::serve::ServeArgs>),
+}
+
+/// `agentstack worker KIND`.
+#[derive(Debug, clap::Args)]
+struct WorkerArgs {
+    /// Which worker
+    #[arg(value_enum)]
+    kind: agentstack_server::roles::WorkerKind,
+    #[command(flatten)]
+    serve: agentstack_server::serve::ServeArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,18 +99,38 @@ impl From<ColorWhen> for ColorChoice {
     }
 }
 
-/// `agentstack serve` on a multi-threaded tokio runtime, until Ctrl-C or SIGTERM.
-fn serve(args: &agentstack_server::serve::ServeArgs) -> anyhow::Result<()> {
+/// What runs on the server's runtime.
+enum ServerCommand<'a> {
+    Serve(&'a agentstack_server::serve::ServeArgs),
+    Role(
+        agentstack_server::pipeline::Stages,
+        &'static str,
+        &'a agentstack_server::serve::ServeArgs,
+    ),
+    Migrate(&'a agentstack_server::serve::ServeArgs),
+}
+
+/// A server command on a multi-threaded tokio runtime, until Ctrl-C or SIGTERM.
+fn server(command: ServerCommand<'_>) -> anyhow::Result<()> {
+    use agentstack_server::serve::shutdown_signal;
     use anyhow::Context;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("agentstack-serve")
         .build()
         .context("cannot start the server's tokio runtime")?;
-    runtime.block_on(agentstack_server::serve::run(
-        args,
-        agentstack_server::serve::shutdown_signal(),
-    ))
+    runtime.block_on(async {
+        match command {
+            ServerCommand::Serve(args) => {
+                agentstack_server::serve::run(args, shutdown_signal()).await
+            }
+            ServerCommand::Role(stages, name, args) => {
+                agentstack_server::roles::run_distributed(stages, args, name, shutdown_signal())
+                    .await
+            }
+            ServerCommand::Migrate(args) => agentstack_server::roles::migrate(args).await,
+        }
+    })
 }
 
 fn main() -> ExitCode {
@@ -97,9 +139,20 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
-    if let (Command::Serve(args), Some(("serve", serve_matches))) =
-        (&mut cli.command, matches.subcommand())
-        && let Err(error) = agentstack_server::config::apply_config_file(args, serve_matches)
+    // Every server command reads the same config file.
+    let server_args = match (&mut cli.command, matches.subcommand()) {
+        (
+            Command::Serve(args)
+            | Command::Collector(args)
+            | Command::Api(args)
+            | Command::Migrate(args),
+            Some((_, sub)),
+        ) => Some((&mut **args, sub)),
+        (Command::Worker(worker), Some((_, sub))) => Some((&mut worker.serve, sub)),
+        _ => None,
+    };
+    if let Some((args, sub)) = server_args
+        && let Err(error) = agentstack_server::config::apply_config_file(args, sub)
     {
         eprintln!("agentstack: {error}");
         return ExitCode::FAILURE;
@@ -114,7 +167,23 @@ fn main() -> ExitCode {
         Command::Traces(args) => viewer::traces(args, &mut term()),
         Command::Show(args) => viewer::show(args, &mut term()),
         Command::Tail(args) => viewer::tail(args, &mut term()),
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => server(ServerCommand::Serve(args)),
+        Command::Collector(args) => server(ServerCommand::Role(
+            agentstack_server::roles::collector_stages(),
+            "collector",
+            args,
+        )),
+        Command::Worker(worker) => server(ServerCommand::Role(
+            worker.kind.stages(),
+            worker.kind.name(),
+            &worker.serve,
+        )),
+        Command::Api(args) => server(ServerCommand::Role(
+            agentstack_server::roles::api_stages(),
+            "api",
+            args,
+        )),
+        Command::Migrate(args) => server(ServerCommand::Migrate(args)),
         Command::Keys(args) => agentstack_server::auth::cli::run(args, &mut io::stdout().lock()),
         Command::Prices(args) => agentstack_server::prices_cli::run(args, &mut io::stdout().lock()),
         Command::Security(args) => {

@@ -1,30 +1,26 @@
-//! `agentstack serve`: every role in one process — the OTLP/HTTP collector, the in-process bus,
-//! the writer worker into the SQLite span store and the REST API reading it, both behind the
-//! API keys of the store ([`crate::auth`]). On Ctrl-C or
-//! SIGTERM both listeners stop accepting, the bus is drained into the store, and it exits.
+//! `agentstack serve`: every stage of the [`pipeline`] in one process — the OTLP collector, the
+//! in-process bus, the writer, security and cost workers into the SQLite span store and the
+//! REST API reading it, behind the API keys of the store ([`crate::auth`]). Given a Redis and a
+//! ClickHouse URL it runs the same stages on them instead ([`crate::roles`]). Its options
+//! ([`ServeArgs`]) are every role's. On Ctrl-C or SIGTERM the listeners stop accepting, the bus
+//! is drained into the store, and it exits.
 
 use std::future::Future;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use agentstack_exporter_sqlite::{DEFAULT_PROJECT, SqliteSpanStore};
-use anyhow::{Context, bail};
+use anyhow::Context;
 
-use crate::alerts::webhooks::{WebhookConfig, Webhooks};
-use crate::alerts::{self, AlertFeed};
-use crate::api::{API_PREFIX, ApiRouter};
-use crate::auth::KeyRing;
-use crate::bus::{InProcessBus, SECURITY_GROUP, SpanBus, WRITER_GROUP};
-use crate::collector::{self, CollectorConfig, TRACES_PATH};
-use crate::live::LiveFeed;
+use crate::alerts::webhooks::WebhookConfig;
+use crate::bus::InProcessBus;
+use crate::collector;
+use crate::pipeline::{self, Backend, Retention, Stages};
 use crate::pricing::ProjectPricing;
 use crate::store::{SqliteStore, Store};
-use crate::workers::cost::{self, COST_GROUP};
-use crate::workers::security;
-use crate::workers::writer;
-use agentstack_security::{SecurityConfig, SecurityEngine};
+use crate::workers::cost;
+use crate::workers::writer::Batching;
+use agentstack_security::SecurityConfig;
 
 /// Where the server's span store is by default, relative to the working directory.
 pub const DEFAULT_DB_PATH: &str = "./.agentstack/server.db";
@@ -142,22 +138,92 @@ pub struct ServeArgs {
     /// The config file's `[cost]` table: budgets and per-project price overrides.
     #[arg(skip)]
     pub cost: crate::config::CostSection,
+
+    /// Distributed mode: the Redis that carries the bus (`redis://HOST:PORT/DB`); with
+    /// --clickhouse-url, `serve` runs the distributed pipeline, and the roles need both
+    #[arg(long, value_name = "URL", env = "AGENTSTACK_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Distributed mode: the ClickHouse that stores spans, over HTTP (`http://HOST:8123`)
+    #[arg(long, value_name = "URL", env = "AGENTSTACK_CLICKHOUSE_URL")]
+    pub clickhouse_url: Option<String>,
+
+    /// Distributed mode: the ClickHouse database (created by `agentstack migrate`)
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "AGENTSTACK_CLICKHOUSE_DATABASE",
+        default_value = "agentstack"
+    )]
+    pub clickhouse_database: String,
+
+    /// Distributed mode: the ClickHouse user (the `default` user otherwise)
+    #[arg(long, value_name = "USER", env = "AGENTSTACK_CLICKHOUSE_USER")]
+    pub clickhouse_user: Option<String>,
+
+    /// Distributed mode: the ClickHouse user's password
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "AGENTSTACK_CLICKHOUSE_PASSWORD",
+        hide_env_values = true
+    )]
+    pub clickhouse_password: Option<String>,
+
+    /// Distributed mode: the Redis stream is trimmed to about this many batches (MAXLEN ~)
+    #[arg(long, value_name = "ENTRIES", default_value_t = 1_000_000)]
+    pub stream_max_len: usize,
+
+    /// Distributed mode: a batch left unacknowledged this long by its worker (it died) is taken
+    /// over by another worker of its group
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub claim_idle_ms: u64,
+
+    /// Distributed mode: a batch delivered this many times without an ack goes to the
+    /// dead-letter stream
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_deliveries: usize,
+
+    /// Distributed mode: the writer inserts once it has this many spans …
+    #[arg(long, value_name = "SPANS", default_value_t = 1_000)]
+    pub write_batch_rows: usize,
+
+    /// … or once its first batch waited this long
+    #[arg(long, value_name = "MS", default_value_t = 1_000)]
+    pub write_batch_ms: u64,
+
+    /// Distributed mode: spans older than this many days move to `spans_archive`
+    #[arg(long, value_name = "DAYS", default_value_t = 7)]
+    pub hot_days: u32,
+
+    /// Distributed mode: days older than this are dropped from ClickHouse (0 keeps everything)
+    #[arg(long, value_name = "DAYS", default_value_t = 90)]
+    pub clickhouse_retention_days: u32,
+
+    /// Where a worker role answers /healthz, /readyz and /metrics (the collector and the API
+    /// answer them on their own port)
+    #[arg(long, value_name = "ADDR", env = "AGENTSTACK_HEALTH_ADDR")]
+    pub health: Option<SocketAddr>,
 }
 
-/// Runs the server until `shutdown` completes, then drains the bus into the store.
+/// Runs the server until `shutdown` completes, then drains the bus into the store: every stage
+/// in this process, on the in-process bus and SQLite, or, given `--redis-url` and
+/// `--clickhouse-url`, on Redis and ClickHouse.
 pub async fn run(
     args: &ServeArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let loopback_only = args.otlp_http.ip().is_loopback()
-        && args.api.ip().is_loopback()
-        && (args.no_otlp_grpc || args.otlp_grpc.ip().is_loopback());
-    // Only a store that already holds an active key lets the server face the network; the
-    // check reads the file without creating it.
+    if args.redis_url.is_some() || args.clickhouse_url.is_some() {
+        return crate::roles::run_distributed(Stages::ALL, args, "serve", shutdown).await;
+    }
+    let mut stages = Stages::ALL;
+    stages.security = !args.no_security;
+    // Refused before the store file is made: only a store that already holds an active key
+    // lets the server face the network.
     let active_keys = if args.db.exists() {
         let db = args.db.clone();
         tokio::task::spawn_blocking(move || {
-            SqliteSpanStore::open(&db)?
+            agentstack_exporter_sqlite::SqliteSpanStore::open(&db)?
                 .api_keys()
                 .map(|keys| keys.into_iter().filter(|k| k.is_active()).count())
         })
@@ -167,366 +233,49 @@ pub async fn run(
     } else {
         0
     };
-    if active_keys == 0 {
-        let mut listeners = vec![
-            ("--otlp-http", args.otlp_http, "spans may only come from"),
-            ("--api", args.api, "the API may only answer"),
-        ];
-        if !args.no_otlp_grpc {
-            listeners.push(("--otlp-grpc", args.otlp_grpc, "spans may only come from"));
-        }
-        for (flag, addr, what) in listeners {
-            if !addr.ip().is_loopback() {
-                bail!(
-                    "no API keys configured, so {what} this machine, but {flag} {addr} is not a \
-                     loopback address; create a key with `agentstack keys create --project NAME \
-                     --db {}`, or listen on 127.0.0.1 (or [::1])",
-                    args.db.display()
-                );
-            }
-        }
-    }
+    pipeline::refuse_open_listeners(stages, args, active_keys)?;
+    let loopback_only = args.otlp_http.ip().is_loopback()
+        && args.api.ip().is_loopback()
+        && (args.no_otlp_grpc || args.otlp_grpc.ip().is_loopback());
     let sqlite = SqliteStore::open(&args.db)
         .await
         .with_context(|| format!("cannot open the span store {}", args.db.display()))?;
-    let store: Arc<dyn Store> = Arc::new(sqlite.clone());
-    // The API reads through a connection of its own: WAL lets it read while the writer writes.
-    let api_store: Arc<dyn Store> =
-        Arc::new(SqliteStore::open(&args.db).await.with_context(|| {
-            format!(
-                "cannot open the span store {} for the API",
-                args.db.display()
-            )
-        })?);
-    let listener = tokio::net::TcpListener::bind(args.otlp_http)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} for OTLP/HTTP; is another collector running there? choose \
-                 another address with --otlp-http",
-                args.otlp_http
-            )
-        })?;
-    let local = listener
-        .local_addr()
-        .context("reading the collector's address")?;
-    let api_listener = tokio::net::TcpListener::bind(args.api)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {} for the API; is another server running there? choose \
-                 another address with --api",
-                args.api
-            )
-        })?;
-    let api_local = api_listener
-        .local_addr()
-        .context("reading the API's address")?;
-    let grpc_listener = if args.no_otlp_grpc {
-        None
-    } else {
-        let listener = tokio::net::TcpListener::bind(args.otlp_grpc)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on {} for OTLP/gRPC; is another collector running there? \
-                     choose another address with --otlp-grpc, or --no-otlp-grpc",
-                    args.otlp_grpc
-                )
-            })?;
-        Some(listener)
-    };
-    let grpc_local = grpc_listener
-        .as_ref()
-        .map(tokio::net::TcpListener::local_addr)
-        .transpose()
-        .context("reading the gRPC collector's address")?;
-
-    // The keys are checked through a connection of their own, so no request waits for a write.
+    // The API and the key checks read through connections of their own: WAL lets them read
+    // while the writer writes.
+    let api_store = SqliteStore::open(&args.db).await.with_context(|| {
+        format!(
+            "cannot open the span store {} for the API",
+            args.db.display()
+        )
+    })?;
     let key_store = SqliteStore::open(&args.db)
         .await
         .with_context(|| format!("cannot open {} for the API keys", args.db.display()))?;
-    let keys = Arc::new(KeyRing::new(Arc::new(key_store), loopback_only));
-    let key_projects = keys.list().await.context("listing the API keys")?;
-    let groups: &[&str] = if args.no_security {
-        &[WRITER_GROUP, COST_GROUP]
-    } else {
-        &[WRITER_GROUP, SECURITY_GROUP, COST_GROUP]
+    let groups = stages.groups();
+    let retention = match args.retention_days {
+        0 => Retention::Off,
+        days => Retention::Sqlite {
+            store: Arc::clone(sqlite.sqlite()),
+            days,
+        },
     };
-    let bus = Arc::new(InProcessBus::new(args.bus_capacity, groups));
-    let subscription = bus.subscribe(WRITER_GROUP)?;
-    // The alert path: workers raise into the sink; the dispatcher stores, publishes and hands
-    // the new alerts to the webhooks.
-    let webhooks = Webhooks::start(&args.webhooks)?.map(Arc::new);
-    let (alert_sink, alert_queue) = alerts::alert_channel(alerts::ALERT_QUEUE_CAPACITY);
-    let alert_feed = AlertFeed::default();
-    let dispatcher = {
-        let hooks = webhooks.clone();
-        tokio::spawn(alerts::dispatcher::run(
-            alert_queue,
-            Arc::clone(&store),
-            alert_feed.clone(),
-            move |new| {
-                if let Some(hooks) = &hooks {
-                    hooks.send(new);
-                }
-            },
-        ))
+    let backend = Backend {
+        bus: Arc::new(InProcessBus::new(args.bus_capacity, &groups)),
+        store: Arc::new(sqlite) as Arc<dyn Store>,
+        api_store: Arc::new(api_store),
+        key_store: Arc::new(key_store),
+        retention,
+        redis: None,
+        loopback_only,
+        batching: Batching::EMBEDDED,
     };
-    let security = if args.no_security {
-        None
-    } else {
-        let config = args.security.clone();
-        let (engine, rule_errors) =
-            tokio::task::spawn_blocking(move || SecurityEngine::new(config))
-                .await
-                .context("loading the security rules")?;
-        for error in &rule_errors {
-            eprintln!("agentstack serve: security rules: {error} (the other rules are used)");
-        }
-        let subscription = bus.subscribe(SECURITY_GROUP)?;
-        Some(tokio::spawn(security::run(
-            subscription,
-            engine,
-            alert_sink.clone(),
-        )))
-    };
-    let live = LiveFeed::default();
-    let writer = tokio::spawn(writer::run(
-        subscription,
-        Arc::clone(&store),
-        Some(live.clone()),
-    ));
-    // Budget alerts take the same alert path.
-    let (pricing, budgets) = cost_settings(args, &store).await?;
-    let cost_worker = tokio::spawn(cost::run(
-        bus.subscribe(COST_GROUP)?,
-        Arc::clone(&store),
-        Arc::clone(&pricing.0),
-        pricing.1,
-        alert_sink.clone(),
-    ));
-    let collector_config = CollectorConfig {
-        max_body_bytes: args.max_body_bytes,
-        max_decompressed_bytes: args.max_decompressed_bytes,
-        project: DEFAULT_PROJECT.to_string(),
-    };
-    let router = collector::router_with_keys(
-        Arc::clone(&bus),
-        collector_config.clone(),
-        Arc::clone(&keys),
-    );
-    let grpc = collector::grpc_service(Arc::clone(&bus), collector_config, Some(Arc::clone(&keys)));
-    let retention = (args.retention_days > 0).then(|| {
-        tokio::spawn(retention_sweeps(
-            Arc::clone(sqlite.sqlite()),
-            args.retention_days,
-        ))
-    });
-
-    {
-        let mut out = std::io::stdout().lock();
-        if key_projects.is_empty() {
-            writeln!(
-                out,
-                "agentstack serve: no API keys configured: accepting spans into project \
-                 `{DEFAULT_PROJECT}` (loopback only)"
-            )?;
-        } else {
-            let mut projects: Vec<&str> = key_projects
-                .iter()
-                .filter(|k| k.is_active())
-                .map(|k| k.project.as_str())
-                .collect();
-            projects.sort_unstable();
-            projects.dedup();
-            writeln!(
-                out,
-                "agentstack serve: API keys required ({} active, projects: {}); a request \
-                 without a valid key is refused with 401",
-                key_projects.iter().filter(|k| k.is_active()).count(),
-                projects.join(", ")
-            )?;
-        }
-        writeln!(
-            out,
-            "agentstack serve: admin routes of API keys {}",
-            if args.admin_token.as_deref().is_some_and(|t| !t.is_empty()) {
-                "open with the admin token"
-            } else {
-                "off (set --admin-token or AGENTSTACK_ADMIN_TOKEN)"
-            }
-        )?;
-        writeln!(
-            out,
-            "agentstack serve: OTLP/HTTP collector listening on http://{local}{TRACES_PATH}"
-        )?;
-        match grpc_local {
-            Some(addr) => writeln!(
-                out,
-                "agentstack serve: OTLP/gRPC collector listening on http://{addr}"
-            )?,
-            None => writeln!(out, "agentstack serve: OTLP/gRPC off (--no-otlp-grpc)")?,
-        }
-        writeln!(
-            out,
-            "agentstack serve: API listening on http://{api_local}{API_PREFIX}"
-        )?;
-        let index = args.dashboard_dir.join("index.html");
-        if index.is_file() {
-            writeln!(
-                out,
-                "agentstack serve: dashboard on http://{api_local}/ (from {})",
-                args.dashboard_dir.display()
-            )?;
-        } else {
-            writeln!(
-                out,
-                "agentstack serve: dashboard not built ({} is missing): `cd \
-                 agentstack-server/dashboard && npm ci && npm run build`, or --dashboard-dir",
-                index.display()
-            )?;
-        }
-        match &security {
-            Some(_) => writeln!(
-                out,
-                "agentstack serve: security: scanning every span (alerts on GET {}/alerts); {} \
-                 webhook(s)",
-                API_PREFIX,
-                args.webhooks.len()
-            )?,
-            None => writeln!(out, "agentstack serve: security: off (--no-security)")?,
-        }
-        match args.retention_days {
-            0 => writeln!(
-                out,
-                "agentstack serve: retention off: traces are kept forever"
-            )?,
-            days => writeln!(
-                out,
-                "agentstack serve: retention: traces that ended over {days} days ago are deleted"
-            )?,
-        }
-        let source = pricing.0.table().source();
-        writeln!(
-            out,
-            "agentstack serve: cost: {} priced models from {}{}; {} budgets",
-            pricing.0.table().len(),
-            args.prices_file.as_ref().map_or_else(
-                || "the bundled table".to_string(),
-                |p| p.display().to_string()
-            ),
-            source
-                .version
-                .as_ref()
-                .map_or_else(String::new, |v| format!(" (LiteLLM {v})")),
-            budgets.len(),
-        )?;
-        writeln!(
-            out,
-            "agentstack serve: span store {} (read it with `agentstack traces --db {}`)",
-            args.db.display(),
-            args.db.display()
-        )?;
-        out.flush()?;
-    }
-
-    // One shutdown for both listeners.
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown.await;
-        let _ = stop.send(true);
-    });
-    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-        // An error means the sender is gone (it sent, or its task ended): stop either way.
-        let _ = stopped.wait_for(|stop| *stop).await;
-    };
-    let collector = axum::serve(listener, router)
-        .with_graceful_shutdown(until_stopped(stopped.clone()))
-        .into_future();
-    let api_router = ApiRouter::new(api_store)
-        .keys(keys, args.admin_token.clone())
-        .live(live.clone())
-        .alerts(alert_feed.clone())
-        .dashboard(args.dashboard_dir.clone())
-        .costs(Arc::clone(&pricing.0), budgets)
-        .build();
-    let api = axum::serve(api_listener, api_router)
-        .with_graceful_shutdown(until_stopped(stopped.clone()))
-        .into_future();
-    let grpc_served = async {
-        match grpc_listener {
-            None => Ok(()),
-            Some(listener) => {
-                tonic::transport::Server::builder()
-                    .add_service(grpc)
-                    .serve_with_incoming_shutdown(
-                        tokio_stream::wrappers::TcpListenerStream::new(listener),
-                        until_stopped(stopped.clone()),
-                    )
-                    .await
-            }
-        }
-    };
-    // Live tails end at once on shutdown; the API's graceful shutdown waits for nothing else.
-    let closing = {
-        let live = live.clone();
-        let stopped = stopped.clone();
-        async move {
-            until_stopped(stopped).await;
-            live.close();
-            alert_feed.close();
-        }
-    };
-    let (served, api_served, grpc_served, ()) = tokio::join!(collector, api, grpc_served, closing);
-    // Whatever ended the server, nothing accepted may be lost: close and drain.
-    bus.close();
-    if let Some(retention) = retention {
-        retention.abort();
-    }
-    let stats = writer.await.context("the writer worker failed")?;
-    let costs = cost_worker.await.context("the cost worker failed")?;
-    let scanned = match security {
-        Some(security) => Some(security.await.context("the security worker failed")?),
-        None => None,
-    };
-    // Every worker is done: the last sink goes, the dispatcher drains, then the webhooks.
-    drop(alert_sink);
-    let alert_stats = dispatcher.await.context("the alert dispatcher failed")?;
-    if let Some(hooks) = webhooks.and_then(|hooks| Arc::try_unwrap(hooks).ok()) {
-        hooks.finish();
-    }
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "agentstack serve: stopped; the writer stored {} new spans from {} requests ({} \
-         repeats, {} failed)",
-        stats.written, stats.batches, stats.duplicates, stats.failed
-    )?;
-    if let Some(scanned) = scanned {
-        writeln!(
-            out,
-            "agentstack serve: security: scanned {} spans, raised {} alerts ({} new)",
-            scanned.scanned, scanned.raised, alert_stats.stored
-        )?;
-    }
-    writeln!(
-        out,
-        "agentstack serve: cost: priced {} new spans ({} repeats, {} failed), raised {} budget \
-         alerts",
-        costs.priced, costs.duplicates, costs.failed, costs.budget_alerts
-    )?;
-    out.flush()?;
-    served.context("the OTLP/HTTP collector failed")?;
-    api_served.context("the API failed")?;
-    grpc_served.context("the OTLP/gRPC collector failed")?;
-    Ok(())
+    pipeline::run(stages, backend, args, "serve", shutdown).await
 }
 
 /// The cost worker's prices (the table, each project's overrides from the config file and,
 /// winning over them, from the store) and budgets (their spend in the current period read
 /// back from the store).
-async fn cost_settings(
+pub(crate) async fn cost_settings(
     args: &ServeArgs,
     store: &Arc<dyn Store>,
 ) -> anyhow::Result<(
@@ -554,30 +303,6 @@ async fn cost_settings(
         eprintln!("agentstack serve: cost: {problem}");
     }
     Ok(((pricing, tracker), budgets))
-}
-
-/// Deletes the traces past `days` now and every [`RETENTION_INTERVAL`], until aborted.
-async fn retention_sweeps(store: Arc<SqliteSpanStore>, days: u32) {
-    let mut every = tokio::time::interval(RETENTION_INTERVAL);
-    loop {
-        every.tick().await;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| {
-                i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
-            });
-        let cutoff = now.saturating_sub(i64::from(days) * 86_400 * 1_000_000_000);
-        let store = Arc::clone(&store);
-        match tokio::task::spawn_blocking(move || store.delete_older_than(cutoff)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(deleted)) => println!(
-                "agentstack serve: retention: deleted {deleted} spans of traces that ended over \
-                 {days} days ago"
-            ),
-            Ok(Err(error)) => eprintln!("agentstack serve: retention: {error}"),
-            Err(error) => eprintln!("agentstack serve: retention: the sweep failed: {error}"),
-        }
-    }
 }
 
 /// Completes on Ctrl-C, or SIGTERM on Unix.

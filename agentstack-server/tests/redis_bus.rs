@@ -3,65 +3,22 @@
 //! dies, a poison entry goes to the dead letters without stopping the entries after it, an
 //! entry delivered too often does too, and an unreachable Redis refuses the publish.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use agentstack_exporter_sqlite::SpanRecord;
 use agentstack_server::bus::{
     PublishError, RedisBus, RedisBusConfig, SpanBatch, SpanBus, SpanSubscription,
 };
 use agentstack_server::normalize::NormalizedSpan;
-
-/// A `redis-server` of this test, killed when dropped.
-struct Redis {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_redis() -> Redis {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server runs (apt-get install redis-server; .ci/run installs it)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Redis {
-        child,
-        url: format!("redis://127.0.0.1:{port}/"),
-    }
-}
+use support::services::Redis;
 
 fn config(redis: &Redis) -> RedisBusConfig {
     RedisBusConfig {
         claim_idle: Duration::from_millis(300),
         block: Duration::from_millis(100),
-        ..RedisBusConfig::new(&redis.url)
+        ..RedisBusConfig::new(redis.url())
     }
 }
 
@@ -90,7 +47,7 @@ fn name_of(batch: &SpanBatch) -> &str {
 
 #[tokio::test]
 async fn every_group_gets_every_batch_and_an_ack_forgets_it() {
-    let redis = start_redis();
+    let redis = Redis::start();
     let bus = RedisBus::connect(config(&redis), &["writer", "security"])
         .await
         .unwrap();
@@ -122,7 +79,7 @@ async fn every_group_gets_every_batch_and_an_ack_forgets_it() {
 
 #[tokio::test]
 async fn a_dead_consumers_entries_are_taken_over() {
-    let redis = start_redis();
+    let redis = Redis::start();
     let bus = RedisBus::connect(config(&redis), &["writer"])
         .await
         .unwrap();
@@ -144,12 +101,12 @@ async fn a_dead_consumers_entries_are_taken_over() {
 
 #[tokio::test]
 async fn a_poison_entry_goes_to_the_dead_letters_and_the_rest_flows() {
-    let redis = start_redis();
+    let redis = Redis::start();
     let bus = RedisBus::connect(config(&redis), &["writer"])
         .await
         .unwrap();
     bus.publish(batch("before")).await.unwrap();
-    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let client = redis::Client::open(redis.url().as_str()).unwrap();
     let mut raw = client.get_multiplexed_async_connection().await.unwrap();
     let poison: String = redis::cmd("XADD")
         .arg("spans.ingest")
@@ -173,7 +130,7 @@ async fn a_poison_entry_goes_to_the_dead_letters_and_the_rest_flows() {
 
 #[tokio::test]
 async fn an_entry_delivered_too_often_goes_to_the_dead_letters() {
-    let redis = start_redis();
+    let redis = Redis::start();
     let bus = RedisBus::connect(
         RedisBusConfig {
             max_deliveries: 2,
@@ -206,12 +163,11 @@ async fn an_entry_delivered_too_often_goes_to_the_dead_letters() {
 
 #[tokio::test]
 async fn an_unreachable_redis_refuses_the_publish() {
-    let mut redis = start_redis();
+    let mut redis = Redis::start();
     let bus = RedisBus::connect(config(&redis), &["writer"])
         .await
         .unwrap();
-    redis.child.kill().unwrap();
-    redis.child.wait().unwrap();
+    redis.kill();
     let refused = tokio::time::timeout(Duration::from_secs(30), bus.publish(batch("lost?")))
         .await
         .expect("the publish gives up instead of hanging");

@@ -29,7 +29,9 @@ pub(super) const MIGRATION_5: &str = "CREATE TABLE security_alerts (
         WHERE trace_id IS NOT NULL;";
 
 /// How bad an alert is, lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertSeverity {
     /// Worth a look.
@@ -78,7 +80,7 @@ impl AlertSeverity {
 }
 
 /// One alert: one row of `security_alerts`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AlertRecord {
     /// The row id (ignored when writing).
     pub id: i64,

@@ -22,14 +22,16 @@ use std::sync::Arc;
 
 use agentstack_exporter_sqlite::SqliteSpanStore;
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 
 use crate::auth::KeyRing;
+use crate::health::Health;
 use crate::live::{AlertFeed, LiveFeed};
+use crate::metrics::Metrics;
 use crate::store::{SqliteStore, Store};
 use serde::Serialize;
 
@@ -52,10 +54,7 @@ pub const CONVERSATION_ROUTE: &str = "/api/v1/traces/{trace_id}/conversation";
 pub const ALERTS_ROUTE: &str = "/api/v1/alerts";
 /// `GET` (WebSocket): new alerts as they are stored.
 pub const LIVE_ALERTS_ROUTE: &str = "/ws/alerts";
-/// `GET`: liveness (the process answers).
-pub const HEALTH_ROUTE: &str = "/healthz";
-/// `GET`: readiness (the store answers a query).
-pub const READY_ROUTE: &str = "/readyz";
+pub use crate::health::{HEALTH_ROUTE, METRICS_ROUTE, READY_ROUTE};
 /// `GET`: statistics.
 pub const STATS_ROUTE: &str = "/api/v1/stats";
 /// `GET`: the OpenAPI document.
@@ -88,6 +87,7 @@ pub const ROUTES: &[&str] = &[
     BUDGETS_ROUTE,
     HEALTH_ROUTE,
     READY_ROUTE,
+    METRICS_ROUTE,
 ];
 /// The admin routes (method, path), behind the admin token.
 pub const ADMIN_ROUTES: &[(&str, &str)] = &[
@@ -126,6 +126,7 @@ pub struct ApiRouter {
     alerts: Option<AlertFeed>,
     dashboard: Option<PathBuf>,
     costs: costs::CostApi,
+    health: Option<Health>,
 }
 
 impl ApiRouter {
@@ -139,6 +140,7 @@ impl ApiRouter {
             alerts: None,
             dashboard: None,
             costs: costs::CostApi::default(),
+            health: None,
         }
     }
 
@@ -178,8 +180,18 @@ impl ApiRouter {
         self
     }
 
+    /// Answers `/readyz` and `/metrics` from `health`; without this, ready when the store
+    /// answers, and metrics of this router alone.
+    pub fn health(mut self, health: Health) -> ApiRouter {
+        self.health = Some(health);
+        self
+    }
+
     /// The router.
     pub fn build(self) -> Router {
+        let health = self
+            .health
+            .unwrap_or_else(|| Health::new(Metrics::new()).store(Arc::clone(&self.store)));
         let admin = self.keys.as_ref().map(|(keys, token)| {
             Arc::new(keys::Admin {
                 keys: Arc::clone(keys),
@@ -202,8 +214,6 @@ impl ApiRouter {
             .route(STATS_ROUTE, get(stats::stats))
             .route(OPENAPI_ROUTE, get(openapi::document))
             .route(LIVE_TRACES_ROUTE, get(live::traces))
-            .route(HEALTH_ROUTE, get(health))
-            .route(READY_ROUTE, get(ready))
             .route(ALERTS_ROUTE, get(alerts::list))
             .route(LIVE_ALERTS_ROUTE, get(alerts::live))
             .route(PROJECT_KEYS_ROUTE, post(keys::create))
@@ -215,6 +225,7 @@ impl ApiRouter {
                 PROJECT_PRICES_ROUTE,
                 get(costs::get_prices).put(costs::put_prices),
             )
+            .merge(health.router())
             .fallback(move |request: Request| fallback.clone().answer(request))
             .method_not_allowed_fallback(method_not_allowed);
         let routes = match self.keys {
@@ -225,22 +236,6 @@ impl ApiRouter {
         routes
             .layer(tower_http::compression::CompressionLayer::new())
             .with_state(state)
-    }
-}
-
-/// `GET /healthz`: the process is up.
-async fn health() -> Response {
-    json_response(StatusCode::OK, &serde_json::json!({ "status": "ok" }))
-}
-
-/// `GET /readyz`: the store answers a query (503 with the reason when it does not).
-async fn ready(State(state): State<ApiState>) -> Response {
-    match state.store.span_count().await.map_err(ApiError::from) {
-        Ok(_) => json_response(StatusCode::OK, &serde_json::json!({ "status": "ready" })),
-        Err(error) => json_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &serde_json::json!({ "status": "not ready", "reason": error.message }),
-        ),
     }
 }
 

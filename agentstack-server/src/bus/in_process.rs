@@ -106,6 +106,10 @@ impl SpanBus for InProcessBus {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
     }
+
+    fn describe(&self) -> String {
+        "the in-process bus".to_string()
+    }
 }
 
 /// The consumer end of one group of an [`InProcessBus`].
@@ -121,6 +125,14 @@ impl SpanSubscription for InProcessSubscription {
 
     fn try_next(&mut self) -> Option<Arc<SpanBatch>> {
         self.receiver.try_recv().ok()
+    }
+
+    async fn next_within(&mut self, within: std::time::Duration) -> Option<Arc<SpanBatch>> {
+        // Receiving is cancel-safe: a timeout loses nothing.
+        tokio::time::timeout(within, self.receiver.recv())
+            .await
+            .ok()
+            .flatten()
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod in_process;
 pub mod redis;
+mod redis_live;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::normalize::NormalizedSpan;
 
 pub use in_process::InProcessBus;
 pub use redis::{RedisBus, RedisBusConfig};
+pub use redis_live::ALERTS_STREAM;
 
 /// The consumer group of the writer worker (spans → store).
 pub const WRITER_GROUP: &str = "writer";
@@ -89,6 +91,14 @@ pub trait SpanBus: Send + Sync + 'static {
     /// Stops accepting batches ([`PublishError::Closed`] from now on); consumers still receive
     /// every batch published before, then the end of the stream.
     fn close(&self);
+
+    /// Whether the bus's service answers (the readiness check); the in-process bus always does.
+    fn check(&self) -> impl Future<Output = Result<(), String>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Where the bus is, for messages.
+    fn describe(&self) -> String;
 }
 
 /// One consumer of one group.
@@ -101,10 +111,32 @@ pub trait SpanSubscription: Send + 'static {
     /// several batches into one write).
     fn try_next(&mut self) -> Option<Arc<SpanBatch>>;
 
+    /// The next batch if one comes within `within`, else `None` (lets a consumer wait a
+    /// little to gather a bigger write). Not the end of the stream: ask [`next`](Self::next).
+    fn next_within(
+        &mut self,
+        within: std::time::Duration,
+    ) -> impl Future<Output = Option<Arc<SpanBatch>>> + Send {
+        let _ = within;
+        async { self.try_next() }
+    }
+
     /// Tells the bus that every batch received so far has taken its effect (stored, scanned):
     /// a durable bus forgets them, and redelivers unacknowledged ones to another consumer if
     /// this one dies. Call it after the effect is durable. The in-process bus needs nothing.
     fn ack(&mut self) -> impl Future<Output = ()> + Send {
         async {}
+    }
+
+    /// Whether an unacknowledged batch survives this consumer (and is delivered again): then a
+    /// worker whose store is down keeps its batches unacknowledged and waits, rather than
+    /// giving up on them.
+    fn is_durable(&self) -> bool {
+        false
+    }
+
+    /// Whether the bus was closed (the process is stopping); asked only of durable buses.
+    fn is_closed(&self) -> bool {
+        false
     }
 }

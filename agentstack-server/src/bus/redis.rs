@@ -21,7 +21,7 @@ use redis::streams::{
 use super::{PublishError, SpanBatch, SpanBus, SpanSubscription, SubscribeError};
 
 /// The field of a stream entry that holds the MessagePack batch.
-const BATCH_FIELD: &str = "batch";
+pub(super) const BATCH_FIELD: &str = "batch";
 
 /// Where the Redis bus lives and how it treats entries.
 #[derive(Debug, Clone)]
@@ -143,6 +143,16 @@ impl RedisBus {
         }
     }
 
+    /// A handle on the shared connection.
+    pub(crate) fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    /// The bus's settings.
+    pub fn config(&self) -> &RedisBusConfig {
+        &self.config
+    }
+
     /// How many entries the stream holds now.
     pub async fn stream_len(&self) -> redis::RedisResult<usize> {
         let mut conn = self.conn.clone();
@@ -211,6 +221,31 @@ impl SpanBus for RedisBus {
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
     }
+
+    async fn check(&self) -> Result<(), String> {
+        let mut conn = self.conn.clone();
+        let pinged = tokio::time::timeout(
+            self.config.timeout,
+            redis::cmd("PING").query_async::<String>(&mut conn),
+        )
+        .await;
+        match pinged {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(format!(
+                "Redis at {} refused PING: {error}",
+                self.config.url
+            )),
+            Err(_) => Err(format!(
+                "Redis at {} did not answer PING within {} ms",
+                self.config.url,
+                self.config.timeout.as_millis()
+            )),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("Redis stream {} at {}", self.config.stream, self.config.url)
+    }
 }
 
 /// One consumer of one group of a [`RedisBus`].
@@ -229,6 +264,12 @@ impl RedisSubscription {
     /// Reads more entries into `ready`: first those a dead consumer left idle (every
     /// `claim_idle`), then new ones, waiting up to `block`. Returns whether any arrived.
     async fn fill(&mut self) -> redis::RedisResult<bool> {
+        let block = self.bus.config.block;
+        self.fill_within(block).await
+    }
+
+    /// [`fill`](Self::fill), waiting up to `block` for new entries.
+    async fn fill_within(&mut self, block: Duration) -> redis::RedisResult<bool> {
         let config = Arc::clone(&self.bus.config);
         let mut conn = self.bus.conn.clone();
         let claim_due = self
@@ -256,7 +297,7 @@ impl RedisSubscription {
         let options = StreamReadOptions::default()
             .group(&self.group, &self.consumer)
             .count(config.read_count)
-            .block(config.block.as_millis() as usize);
+            .block(block.as_millis().max(1) as usize);
         let reply: Option<StreamReadReply> = conn
             .xread_options(&[&config.stream], &[">"], &options)
             .await?;
@@ -337,6 +378,24 @@ impl SpanSubscription for RedisSubscription {
                 // Closed and the stream had nothing more for us: the end of this consumer.
                 Ok(false) if self.finished() => return None,
                 Ok(false) => continue,
+                Err(error) if error.code() == Some("NOGROUP") => {
+                    // Redis lost the group (restarted without persistence, or the stream was
+                    // deleted): declare it again, from the start of what the stream holds.
+                    eprintln!(
+                        "agentstack: bus: the group {} of {} is gone; declaring it again",
+                        self.group, self.bus.config.stream
+                    );
+                    let mut conn = self.bus.conn.clone();
+                    let created: redis::RedisResult<()> = conn
+                        .xgroup_create_mkstream(&self.bus.config.stream, &self.group, "0")
+                        .await;
+                    if let Err(error) = created
+                        && error.code() != Some("BUSYGROUP")
+                    {
+                        eprintln!("agentstack: bus: cannot declare the group: {error}");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
                 Err(error) => {
                     eprintln!(
                         "agentstack: bus: reading {} for group {} failed: {error}; retrying",
@@ -351,10 +410,31 @@ impl SpanSubscription for RedisSubscription {
         }
     }
 
+    fn is_durable(&self) -> bool {
+        true
+    }
+
+    fn is_closed(&self) -> bool {
+        self.bus.closed.load(Ordering::Acquire)
+    }
+
     fn try_next(&mut self) -> Option<Arc<SpanBatch>> {
         let (id, batch) = self.ready.pop_front()?;
         self.unacked.push(id);
         Some(batch)
+    }
+
+    async fn next_within(&mut self, within: Duration) -> Option<Arc<SpanBatch>> {
+        if self.ready.is_empty() {
+            // One blocking read, never cancelled: an entry Redis delivers is always taken.
+            if let Err(error) = self.fill_within(within).await {
+                eprintln!(
+                    "agentstack: bus: reading {} for group {} failed: {error}",
+                    self.bus.config.stream, self.group
+                );
+            }
+        }
+        self.try_next()
     }
 
     async fn ack(&mut self) {

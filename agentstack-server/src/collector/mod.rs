@@ -22,6 +22,7 @@ use prost::Message;
 
 use crate::auth::{AuthError, KeyRing};
 use crate::bus::{PublishError, SpanBatch, SpanBus};
+use crate::metrics::Metrics;
 use crate::normalize::normalize_request;
 
 pub use decode::{Encoding, Format, Refusal};
@@ -44,6 +45,8 @@ pub struct CollectorConfig {
     /// The project of spans sent without an API key, when the router has no [`KeyRing`] or the
     /// key ring lets requests in without one.
     pub project: String,
+    /// Where accepted and rejected spans are counted.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Default for CollectorConfig {
@@ -52,6 +55,7 @@ impl Default for CollectorConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
             project: agentstack_exporter_sqlite::DEFAULT_PROJECT.to_string(),
+            metrics: None,
         }
     }
 }
@@ -174,20 +178,28 @@ async fn ingest<B: SpanBus>(
         .map_err(|join| Refusal::Internal(join.to_string()))?;
     let message = normalized.partial_success_message();
     let rejected = normalized.rejected.len();
+    let accepted = normalized.spans.len();
+    let metrics = collector.config.metrics.as_deref();
+    if let Some(metrics) = metrics {
+        metrics.spans_rejected.inc_by(rejected as u64);
+    }
     if !normalized.spans.is_empty() {
         let batch = SpanBatch {
             spans: normalized.spans,
         };
-        collector
-            .bus
-            .publish(batch)
-            .await
-            .map_err(|error| match error {
-                PublishError::Full { .. } | PublishError::Unavailable(_) => {
-                    Refusal::BusFull(error.to_string())
-                }
-                _ => Refusal::ShuttingDown(error.to_string()),
-            })?;
+        let published = collector.bus.publish(batch).await;
+        if let Some(metrics) = metrics {
+            match published {
+                Ok(()) => metrics.spans_accepted.inc_by(accepted as u64),
+                Err(_) => metrics.spans_rejected.inc_by(accepted as u64),
+            };
+        }
+        published.map_err(|error| match error {
+            PublishError::Full { .. } | PublishError::Unavailable(_) => {
+                Refusal::BusFull(error.to_string())
+            }
+            _ => Refusal::ShuttingDown(error.to_string()),
+        })?;
     }
     Ok(ExportTraceServiceResponse {
         partial_success: message.map(|error_message| ExportTracePartialSuccess {

@@ -8,7 +8,7 @@
 //! either store's error and says which kind of failure it is (a bad trace id, a malformed span,
 //! a store that is busy or unreachable), which is all the callers need to decide.
 
-// mod clickhouse; (with the distributed mode)
+mod clickhouse;
 mod sqlite;
 
 use std::collections::HashMap;

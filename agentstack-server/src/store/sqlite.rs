@@ -60,7 +60,11 @@ fn as_strs(ids: &[String]) -> Vec<&str> {
 impl Store for SqliteStore {
     fn describe(&self) -> String {
         match self.0.path() {
-            Some(path) => format!("SQLite file {}", path.display()),
+            Some(path) => format!(
+                "{} (read it with `agentstack traces --db {}`)",
+                path.display(),
+                path.display()
+            ),
             None => "SQLite in memory".to_string(),
         }
     }

@@ -3,13 +3,14 @@
 //! is closed and drained, which is how `agentstack serve` shuts down without losing spans.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use agentstack_exporter_sqlite::SpanRecord;
 use serde_json::json;
 
 use crate::bus::{SpanBatch, SpanSubscription};
 use crate::live::LiveFeed;
+use crate::metrics::Metrics;
 use crate::normalize::NormalizedSpan;
 use crate::store::Store;
 
@@ -59,50 +60,117 @@ pub async fn run(
     mut subscription: impl SpanSubscription,
     store: Arc<dyn Store>,
     live: Option<LiveFeed>,
+    metrics: Option<Arc<Metrics>>,
+    batching: Batching,
 ) -> WriterStats {
     let mut stats = WriterStats::default();
     while let Some(first) = subscription.next().await {
-        // Batches that queued up meanwhile go into the same transaction: one commit (and one
-        // fsync of the WAL) for many requests is what keeps the writer ahead under load.
+        // Batches that queued up meanwhile go into the same write: one commit (and one fsync
+        // of the WAL, or one ClickHouse insert) for many requests is what keeps the writer
+        // ahead under load.
         let mut batches = vec![first];
         let mut spans = batches[0].spans.len();
-        while spans < MAX_SPANS_PER_WRITE
-            && let Some(next) = subscription.try_next()
-        {
+        let deadline = Instant::now() + batching.wait;
+        while spans < batching.rows {
+            let next = match subscription.try_next() {
+                Some(next) => Some(next),
+                None => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => subscription.next_within(left).await,
+                    _ => None,
+                },
+            };
+            let Some(next) = next else { break };
             spans += next.spans.len();
             batches.push(next);
         }
         stats.batches += batches.len() as u64;
-        if !write(&store, &batches, &mut stats, live.as_ref()).await && batches.len() > 1 {
+        let sinks = Sinks {
+            live: live.as_ref(),
+            metrics: metrics.as_deref(),
+        };
+        let mut outcome = write(&mut subscription, &store, &batches, &mut stats, sinks).await;
+        if outcome == Outcome::Malformed {
             // A batch the store refused as malformed must not take the others with it.
             for batch in &batches {
-                write(
+                outcome = write(
+                    &mut subscription,
                     &store,
                     std::slice::from_ref(batch),
                     &mut stats,
-                    live.as_ref(),
+                    sinks,
                 )
                 .await;
+                if outcome == Outcome::Abandoned {
+                    break;
+                }
             }
         }
-        // Stored (or counted as failed after every retry): a durable bus may forget them.
+        if outcome == Outcome::Abandoned {
+            // Stopping while the store is down: the batches stay unacknowledged in the durable
+            // bus, and the next writer stores them.
+            eprintln!(
+                "agentstack: writer: stopping with {spans} spans not yet stored; they stay in \
+                 the bus for the next writer"
+            );
+            return stats;
+        }
+        // Stored (or, on a bus that forgets, counted as failed): the bus may forget them.
         subscription.ack().await;
     }
     stats
 }
 
-/// Spans gathered into one transaction at most.
-const MAX_SPANS_PER_WRITE: usize = 8_192;
+/// How the writer gathers bus batches into one store write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    /// Write once this many spans are gathered (a bus batch is never split, so a write may
+    /// hold a little more).
+    pub rows: usize,
+    /// Or once the first batch waited this long; zero: write what is already there.
+    pub wait: Duration,
+}
 
-/// Writes `batches` in one transaction, retrying what may pass later. Returns false, writing
-/// nothing, when the store refused a span as malformed; true otherwise (stored or given up on,
-/// both counted).
+impl Batching {
+    /// SQLite: write what is waiting at once, up to 8,192 spans (one transaction, one fsync).
+    pub const EMBEDDED: Batching = Batching {
+        rows: 8_192,
+        wait: Duration::ZERO,
+    };
+}
+
+/// The longest wait between two tries of a write on a durable bus.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
+
+/// Who hears of a stored write: the live tail, and the metrics.
+#[derive(Clone, Copy)]
+struct Sinks<'a> {
+    live: Option<&'a LiveFeed>,
+    metrics: Option<&'a Metrics>,
+}
+
+/// How one write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Stored, or given up on and counted as failed (a bus that forgets: in-process).
+    Done,
+    /// The store refused a span as malformed and nothing was written (several batches: write
+    /// them one by one).
+    Malformed,
+    /// The process is stopping while the store still fails; nothing was written.
+    Abandoned,
+}
+
+/// Writes `batches` in one store call, retrying what may pass later: on a durable bus until
+/// it passes (the batches wait, unacknowledged, and the bus's backlog grows) or the process
+/// stops; on the in-process bus [`ATTEMPTS`] times, then it counts them as failed.
 async fn write(
+    subscription: &mut impl SpanSubscription,
     store: &Arc<dyn Store>,
     batches: &[Arc<SpanBatch>],
     stats: &mut WriterStats,
-    live: Option<&LiveFeed>,
-) -> bool {
+    sinks: Sinks<'_>,
+) -> Outcome {
+    let durable = subscription.is_durable();
     let records: Arc<Vec<SpanRecord>> = Arc::new(
         batches
             .iter()
@@ -111,42 +179,58 @@ async fn write(
     );
     let total = records.len() as u64;
     let mut delay = Duration::from_millis(100);
-    for attempt in 1..=ATTEMPTS {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let started = std::time::Instant::now();
         match store.insert_spans(Arc::clone(&records)).await {
             Ok(new) => {
                 stats.written += new as u64;
                 stats.duplicates += total - new as u64;
-                if let Some(live) = live {
+                if let Some(metrics) = sinks.metrics {
+                    metrics.observe_write(started.elapsed(), new);
+                }
+                if let Some(live) = sinks.live {
                     live.publish(records);
                 }
-                return true;
+                return Outcome::Done;
             }
             // A malformed span refuses the whole write and will not get better by waiting.
             Err(error) if error.is_malformed_span() => {
                 if batches.len() > 1 {
-                    return false;
+                    return Outcome::Malformed;
                 }
-                eprintln!("agentstack serve: writer: {error}");
+                eprintln!("agentstack: writer: {error}");
                 break;
             }
-            Err(error) if attempt < ATTEMPTS => {
+            Err(error) if durable => {
+                if subscription.is_closed() {
+                    return Outcome::Abandoned;
+                }
                 eprintln!(
-                    "agentstack serve: writer: {error} (attempt {attempt} of {ATTEMPTS}, \
+                    "agentstack: writer: {error} (attempt {attempt}; the spans wait in the bus, \
                      retrying in {} ms)",
                     delay.as_millis()
                 );
             }
+            Err(error) if attempt < ATTEMPTS => {
+                eprintln!(
+                    "agentstack: writer: {error} (attempt {attempt} of {ATTEMPTS}, retrying in \
+                     {} ms)",
+                    delay.as_millis()
+                );
+            }
             Err(error) => {
-                eprintln!("agentstack serve: writer: {error}; giving up on this batch");
+                eprintln!("agentstack: writer: {error}; giving up on this batch");
                 break;
             }
         }
         tokio::time::sleep(delay).await;
-        delay *= 2;
+        delay = (delay * 2).min(MAX_RETRY_DELAY);
     }
     stats.failed += total;
-    eprintln!("agentstack serve: writer: {total} spans of this batch were not stored");
-    true
+    eprintln!("agentstack: writer: {total} spans of this batch were not stored");
+    Outcome::Done
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use agentstack_exporter_sqlite::SqliteSpanStore;
 
 pub mod otlp;
+pub mod services;
 
 /// A running `agentstack serve`, killed when dropped.
 pub struct Server {

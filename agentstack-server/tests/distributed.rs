@@ -1,0 +1,434 @@
+//! The distributed mode end to end: the roles of the real binary as separate processes
+//! (`agentstack collector`, `worker writer`, `api`, or `serve` on both URLs) on a real Redis and a
+//! real ClickHouse 18.16 started by each test. Every span sent comes back from the API exactly
+//! once — through two collectors, across a writer killed with SIGKILL, across a ClickHouse
+//! outage; an unreachable Redis gets a 503 with Retry-After; a poison entry goes to the dead
+//! letters and the entries after it are written.
+
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use support::otlp::{kv, now_nanos, request_of};
+use support::services::{ClickHouse, Redis};
+use support::{get, post};
+
+/// One role process, killed when dropped.
+struct Role {
+    child: Child,
+    /// `http://ADDR` of the OTLP/HTTP collector, the API or the health listener, as printed.
+    collector: Option<String>,
+    api: Option<String>,
+    health: Option<String>,
+}
+
+impl Role {
+    /// Starts `agentstack ARGS…` on `redis` and `clickhouse` (database `db`), on free ports.
+    fn start(args: &[&str], redis: &Redis, clickhouse: &ClickHouse, db: &str) -> Role {
+        let dir = std::env::temp_dir();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_agentstack"))
+            .args(args)
+            .args([
+                "--redis-url",
+                &redis.url(),
+                "--clickhouse-url",
+                &clickhouse.url(),
+                "--clickhouse-database",
+                db,
+                "--otlp-http",
+                "127.0.0.1:0",
+                "--no-otlp-grpc",
+                "--api",
+                "127.0.0.1:0",
+                "--health",
+                "127.0.0.1:0",
+                "--claim-idle-ms",
+                "1000",
+                "--write-batch-ms",
+                "100",
+                "--dashboard-dir",
+                "/nonexistent",
+            ])
+            .current_dir(dir)
+            .env_remove("AGENTSTACK_CONFIG")
+            .env_remove("AGENTSTACK_ADMIN_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let lines = BufReader::new(child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            let mut found: HashMap<&str, String> = HashMap::new();
+            let mut sent = false;
+            for line in lines.lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("OTLP/HTTP collector listening on ").nth(1) {
+                    found.insert("collector", rest.trim_end_matches("/v1/traces").into());
+                }
+                if let Some(rest) = line.split("API listening on ").nth(1) {
+                    found.insert("api", rest.trim_end_matches("/api/v1").into());
+                }
+                if let Some(rest) = line.split("health on ").nth(1) {
+                    let addr = rest.split("/healthz").next().unwrap_or_default();
+                    found.insert("health", addr.into());
+                }
+                if !sent && line.contains("span store") {
+                    sent = true;
+                    let _ = tx.send(found.clone());
+                }
+            }
+        });
+        let found = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("agentstack {args:?} did not start"));
+        Role {
+            child,
+            collector: found.get("collector").cloned(),
+            api: found.get("api").cloned(),
+            health: found.get("health").cloned(),
+        }
+    }
+
+    fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Role {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Trace number `n` (any u32) as OTLP bytes and hex.
+fn trace_id(n: u32) -> (Vec<u8>, String) {
+    let mut id = vec![0u8; 16];
+    id[0] = 0xd1;
+    id[12..].copy_from_slice(&n.to_be_bytes());
+    let hex = id.iter().map(|b| format!("{b:02x}")).collect();
+    (id, hex)
+}
+
+/// Trace `n` with `spans` spans: a root and its children, as a protobuf request.
+fn trace_request(n: u32, spans: u32) -> Vec<u8> {
+    let (trace, _) = trace_id(n);
+    let start = now_nanos() - 60_000_000_000;
+    let span = |i: u32| Span {
+        trace_id: trace.clone(),
+        span_id: [n.to_be_bytes(), (i + 1).to_be_bytes()].concat(),
+        parent_span_id: if i == 0 {
+            Vec::new()
+        } else {
+            [n.to_be_bytes(), 1u32.to_be_bytes()].concat()
+        },
+        name: if i == 0 {
+            "agent run".into()
+        } else {
+            format!("step {i}")
+        },
+        kind: 1,
+        start_time_unix_nano: start + u64::from(i) * 1_000_000,
+        end_time_unix_nano: start + u64::from(i) * 1_000_000 + 500_000,
+        attributes: vec![kv("gen_ai.operation.name", "chat")],
+        ..Default::default()
+    };
+    request_of("distributed-test", (0..spans).map(span).collect()).encode_to_vec()
+}
+
+/// POSTs trace `n` to `collector`; its status.
+fn send(collector: &str, n: u32, spans: u32) -> u16 {
+    post(
+        &format!("{collector}/v1/traces"),
+        "application/x-protobuf",
+        None,
+        &trace_request(n, spans),
+    )
+    .status
+}
+
+/// Sends trace `n`, retrying while the answer is a retryable 503 (as the SDK does).
+fn send_until_accepted(collector: &str, n: u32, spans: u32) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match send(collector, n, spans) {
+            200 => return,
+            503 if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            status => panic!("trace {n}: the collector answered {status}"),
+        }
+    }
+}
+
+/// Every trace the API lists: trace id → span count, walking every page.
+fn listed_traces(api: &str) -> HashMap<String, i64> {
+    let mut traces = HashMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{api}/api/v1/traces?limit=500&cursor={c}"),
+            None => format!("{api}/api/v1/traces?limit=500"),
+        };
+        let answer = get(&url);
+        assert_eq!(answer.status, 200, "{}", answer.text());
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        for trace in body["traces"].as_array().unwrap() {
+            let id = trace["trace_id"].as_str().unwrap().to_string();
+            let spans = trace["span_count"].as_i64().unwrap();
+            assert!(
+                traces.insert(id.clone(), spans).is_none(),
+                "trace {id} listed twice"
+            );
+        }
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => return traces,
+        }
+    }
+}
+
+/// Waits until the API lists exactly `expected` (trace number → span count), or fails with
+/// what differs.
+fn wait_for_exactly(api: &str, expected: &HashMap<u32, i64>) {
+    let want: HashMap<String, i64> = expected
+        .iter()
+        .map(|(n, spans)| (trace_id(*n).1, *spans))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let listed = listed_traces(api);
+        if listed == want {
+            return;
+        }
+        let too_many: Vec<_> = listed
+            .iter()
+            .filter(|(id, spans)| want.get(*id).is_none_or(|w| *spans > w))
+            .collect();
+        assert!(too_many.is_empty(), "shown more than sent: {too_many:?}");
+        assert!(
+            Instant::now() < deadline,
+            "the API lists {} of {} traces ({} spans of {})",
+            listed.len(),
+            want.len(),
+            listed.values().sum::<i64>(),
+            want.values().sum::<i64>()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+fn spans_through_two_collectors_come_back_from_the_api_exactly_once() {
+    let (redis, clickhouse) = (Redis::start(), ClickHouse::start());
+    let db = "two_collectors";
+    let writer = Role::start(&["worker", "writer"], &redis, &clickhouse, db);
+    let first = Role::start(&["collector"], &redis, &clickhouse, db);
+    let second = Role::start(&["collector"], &redis, &clickhouse, db);
+    let api = Role::start(&["api"], &redis, &clickhouse, db);
+    let (a, b) = (
+        first.collector.clone().unwrap(),
+        second.collector.clone().unwrap(),
+    );
+    let mut expected = HashMap::new();
+    for n in 0..60u32 {
+        let collector = if n % 2 == 0 { &a } else { &b };
+        assert_eq!(send(collector, n, 5), 200);
+        expected.insert(n, 5);
+    }
+    // The same request again through the other collector (an SDK retry): shown once.
+    assert_eq!(send(&b, 0, 5), 200);
+    assert_eq!(send(&a, 1, 5), 200);
+    wait_for_exactly(api.api.as_deref().unwrap(), &expected);
+
+    // One trace in full: every span, once.
+    let detail = get(&format!(
+        "{}/api/v1/traces/{}",
+        api.api.as_deref().unwrap(),
+        trace_id(0).1
+    ));
+    assert_eq!(detail.status, 200);
+    let detail: serde_json::Value = serde_json::from_slice(&detail.body).unwrap();
+    assert_eq!(detail["spans"].as_array().unwrap().len(), 5, "{detail}");
+
+    // Health of each role: ready, and the writer's metrics count what it wrote.
+    for role in [&first, &api] {
+        let base = role.collector.as_deref().or(role.api.as_deref()).unwrap();
+        assert_eq!(get(&format!("{base}/readyz")).status, 200);
+    }
+    let health = writer.health.as_deref().unwrap();
+    assert_eq!(get(&format!("{health}/readyz")).status, 200);
+    let metrics = get(&format!("{health}/metrics")).text();
+    let written = metric(&metrics, "agentstack_spans_written_total");
+    assert!(written >= 300.0, "{metrics}");
+    assert!(
+        metrics.contains("agentstack_consumer_group_pending{group=\"writer\"} 0"),
+        "{metrics}"
+    );
+    let accepted = metric(
+        &get(&format!("{a}/metrics")).text(),
+        "agentstack_spans_accepted_total",
+    );
+    assert_eq!(accepted, 31.0 * 5.0, "30 traces and one repeat, of 5 spans");
+}
+
+/// The value of the sample `name` in Prometheus text.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[test]
+fn a_writer_killed_mid_stream_loses_nothing_and_repeats_nothing() {
+    let (redis, clickhouse) = (Redis::start(), ClickHouse::start());
+    let db = "killed_writer";
+    let collector = Role::start(&["collector"], &redis, &clickhouse, db);
+    let api = Role::start(&["api"], &redis, &clickhouse, db);
+    let mut writer = Role::start(&["worker", "writer"], &redis, &clickhouse, db);
+    let url = collector.collector.clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        for n in 0..400u32 {
+            send_until_accepted(&url, n, 4);
+        }
+    });
+    // Mid-stream: SIGKILL, so whatever it had read and not acknowledged stays pending.
+    std::thread::sleep(Duration::from_millis(700));
+    writer.kill9();
+    std::thread::sleep(Duration::from_millis(500));
+    let _replacement = Role::start(&["worker", "writer"], &redis, &clickhouse, db);
+    sender.join().unwrap();
+    let expected: HashMap<u32, i64> = (0..400).map(|n| (n, 4)).collect();
+    wait_for_exactly(api.api.as_deref().unwrap(), &expected);
+}
+
+#[test]
+fn while_clickhouse_is_down_the_backlog_waits_in_the_stream() {
+    let (redis, mut clickhouse) = (Redis::start(), ClickHouse::start());
+    let db = "clickhouse_outage";
+    let collector = Role::start(&["collector"], &redis, &clickhouse, db);
+    let writer = Role::start(&["worker", "writer"], &redis, &clickhouse, db);
+    let url = collector.collector.clone().unwrap();
+    for n in 0..20u32 {
+        assert_eq!(send(&url, n, 3), 200);
+    }
+    clickhouse.kill();
+    // Redis still takes every batch: the collector answers 200 and the writer waits.
+    for n in 20..120u32 {
+        assert_eq!(send(&url, n, 3), 200, "trace {n} during the outage");
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let health = writer.health.as_deref().unwrap();
+    let not_ready = get(&format!("{health}/readyz"));
+    assert_eq!(not_ready.status, 503, "{}", not_ready.text());
+    assert!(
+        not_ready.text().contains("ClickHouse"),
+        "{}",
+        not_ready.text()
+    );
+    let metrics = get(&format!("{health}/metrics")).text();
+    let pending = metric(
+        &metrics,
+        "agentstack_consumer_group_pending{group=\"writer\"}",
+    );
+    let lag = metric(&metrics, "agentstack_consumer_group_lag{group=\"writer\"}");
+    assert!(
+        pending + lag > 0.0,
+        "the backlog is in the stream: {metrics}"
+    );
+    clickhouse.restart();
+    let api = Role::start(&["api"], &redis, &clickhouse, db);
+    let expected: HashMap<u32, i64> = (0..120).map(|n| (n, 3)).collect();
+    wait_for_exactly(api.api.as_deref().unwrap(), &expected);
+    assert_eq!(get(&format!("{health}/readyz")).status, 200);
+}
+
+#[test]
+fn an_unreachable_redis_gets_a_503_with_retry_after_and_the_retry_arrives() {
+    let (mut redis, clickhouse) = (Redis::start(), ClickHouse::start());
+    let db = "redis_outage";
+    let collector = Role::start(&["collector"], &redis, &clickhouse, db);
+    let _writer = Role::start(&["worker", "writer"], &redis, &clickhouse, db);
+    let api = Role::start(&["api"], &redis, &clickhouse, db);
+    let url = collector.collector.clone().unwrap();
+    assert_eq!(send(&url, 1, 2), 200);
+    redis.kill();
+    let refused = post(
+        &format!("{url}/v1/traces"),
+        "application/x-protobuf",
+        None,
+        &trace_request(2, 2),
+    );
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(refused.retry_after.is_some(), "a 503 says when to retry");
+    assert!(
+        refused.text().contains("unavailable"),
+        "the refusal says why: {}",
+        refused.text()
+    );
+    assert_eq!(get(&format!("{url}/readyz")).status, 503);
+    // Redis comes back (empty: it keeps nothing): the SDK's retry goes through.
+    redis.restart();
+    send_until_accepted(&url, 2, 2);
+    // Trace 1 was written before the outage; trace 2 after it.
+    let expected: HashMap<u32, i64> = [(1, 2), (2, 2)].into_iter().collect();
+    wait_for_exactly(api.api.as_deref().unwrap(), &expected);
+}
+
+#[test]
+fn a_poison_entry_goes_to_the_dead_letters_and_the_entries_after_it_are_written() {
+    let (redis, clickhouse) = (Redis::start(), ClickHouse::start());
+    let db = "poison";
+    let collector = Role::start(&["collector"], &redis, &clickhouse, db);
+    let url = collector.collector.clone().unwrap();
+    assert_eq!(send(&url, 1, 2), 200);
+    // An entry no collector wrote: not MessagePack of a span batch.
+    let added = Command::new("redis-cli")
+        .args([
+            "-u",
+            &redis.url(),
+            "XADD",
+            "spans.ingest",
+            "*",
+            "batch",
+            "not a batch",
+        ])
+        .output()
+        .expect("redis-cli runs");
+    assert!(added.status.success());
+    assert_eq!(send(&url, 2, 2), 200);
+    let writer = Role::start(&["worker", "writer"], &redis, &clickhouse, db);
+    let api = Role::start(&["api"], &redis, &clickhouse, db);
+    let expected: HashMap<u32, i64> = [(1, 2), (2, 2)].into_iter().collect();
+    wait_for_exactly(api.api.as_deref().unwrap(), &expected);
+    let letters = Command::new("redis-cli")
+        .args(["-u", &redis.url(), "XRANGE", "spans.dead", "-", "+"])
+        .output()
+        .unwrap();
+    let letters = String::from_utf8_lossy(&letters.stdout);
+    assert!(letters.contains("not MessagePack"), "{letters}");
+    let metrics = get(&format!("{}/metrics", writer.health.as_deref().unwrap())).text();
+    assert_eq!(
+        metric(&metrics, "agentstack_dead_letters"),
+        1.0,
+        "{metrics}"
+    );
+}
+
+#[test]
+fn serve_given_both_urls_runs_the_distributed_pipeline_with_its_live_tail() {
+    let (redis, clickhouse) = (Redis::start(), ClickHouse::start());
+    let db = "serve_distributed";
+    let serve = Role::start(&["serve", "--no-security"], &redis, &clickhouse, db);
+    let url = serve.collector.clone().unwrap();
+    assert_eq!(send(&url, 7, 3), 200);
+    let expected: HashMap<u32, i64> = [(7, 3)].into_iter().collect();
+    wait_for_exactly(serve.api.as_deref().unwrap(), &expected);
+    let ready = get(&format!("{}/readyz", serve.api.as_deref().unwrap()));
+    assert_eq!(ready.status, 200, "{}", ready.text());
+}
