@@ -258,6 +258,8 @@ impl ClickHouseStore {
     /// (same project, trace_id and span_id) is stored again but never shown twice, and the first
     /// write is the one shown, as in the SQLite store; unlike it, the count includes repeats
     /// (knowing them would cost a read per batch). A malformed span refuses the whole batch.
+    /// The spans' links then go to `span_links` in a second insert; unlike SQLite, which indexes
+    /// the links of a span's first write only, a repeat that carries other links adds them.
     pub async fn insert_spans(&self, spans: &[SpanRecord]) -> Result<usize, ClickHouseStoreError> {
         let rows = span_rows(spans, now_unix_nanos())?;
         if rows.is_empty() {
