@@ -90,7 +90,7 @@ pub mod sql_text {
 
     /// `INSERT … VALUES` of the link rows `insert_spans` would send for `spans`, if any.
     pub fn insert_links(spans: &[SpanRecord]) -> Result<Option<String>, ClickHouseStoreError> {
-        Ok(crate::store::insert_links_statement(spans)?.map(|statement| statement.render()))
+        Ok(crate::links::insert_links_statement(spans)?.map(|statement| statement.render()))
     }
 
     /// The summaries of `traces_updated_since`.
