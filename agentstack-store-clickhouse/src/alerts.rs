@@ -47,6 +47,31 @@ pub(crate) fn stored_keys_statement(projects: Vec<String>, keys: Vec<String>) ->
     sql
 }
 
+/// `INSERT … VALUES` of `alerts` as `insert_alerts` writes them when all are new, their ids
+/// from `first_id` on, for running on another engine (the tests' current ClickHouse).
+pub(crate) fn insert_values_statement(alerts: &[AlertRecord], first_id: i64) -> Statement {
+    let mut sql = Statement::new(
+        "INSERT INTO security_alerts (project, dedup_key, trace_id, span_id, detector, title, \
+         evidence, score, severity, severity_rank, time_unix_nanos, write_rank) VALUES",
+    );
+    for (at, alert) in alerts.iter().enumerate() {
+        sql.push(if at == 0 { "\n(" } else { ",\n(" });
+        sql.bind("?", alert.project.as_str())
+            .bind(", ?", alert.dedup_key.as_str())
+            .bind(", ?", alert.trace_id.clone())
+            .bind(", ?", alert.span_id.clone())
+            .bind(", ?", alert.detector.as_str())
+            .bind(", ?", alert.title.as_str())
+            .bind(", ?", alert.evidence.as_str())
+            .bind(", ?", alert.score)
+            .bind(", ?", alert.severity.name())
+            .bind(", ?", u64::from(severity_rank(alert.severity)))
+            .bind(", ?", alert.time_unix_nanos.max(0) as u64)
+            .bind(", ?)", u64::MAX - (first_id + at as i64) as u64);
+    }
+    sql
+}
+
 /// The alert count and highest severity rank of each of `trace_ids` with alerts in `project`.
 pub(crate) fn trace_alerts_statement(project: &str, trace_ids: Vec<String>) -> Statement {
     let mut sql = Statement::new(

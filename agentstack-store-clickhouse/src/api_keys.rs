@@ -58,6 +58,29 @@ impl ApiKeyRow {
     }
 }
 
+/// `INSERT … VALUES` of `key`, a first write at `write_unix_nanos` (`revoked`: a revocation), for
+/// the tests' current ClickHouse.
+pub(crate) fn insert_values_statement(
+    key: &ApiKeyRecord,
+    write_unix_nanos: u64,
+    revoked: bool,
+) -> Statement {
+    let version = if revoked {
+        revoke_version(write_unix_nanos)
+    } else {
+        insert_version(write_unix_nanos)
+    };
+    let mut sql = Statement::new("INSERT INTO api_keys (");
+    sql.push(API_KEY_COLUMNS)
+        .bind(") VALUES (?", key.prefix.as_str())
+        .bind(", ?", key.sha256.as_str())
+        .bind(", ?", key.project.as_str())
+        .bind(", ?", key.created_unix_nanos)
+        .bind(", ?", key.revoked_unix_nanos)
+        .bind(", ?)", version);
+    sql
+}
+
 /// The key with `prefix`, as its kept row says.
 pub(crate) fn api_key_statement(prefix: &str) -> Statement {
     let mut sql = Statement::new("SELECT ");

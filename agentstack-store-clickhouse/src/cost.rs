@@ -67,6 +67,8 @@ pub(crate) fn cost_metrics_statement(
 
 impl ClickHouseStore {
     /// Adds `rows` to `cost_metrics` in one insert (rows of one key add up, never replace).
+    /// [`insert_span_costs`](Self::insert_span_costs) adds its new span rows to `cost_metrics`
+    /// itself (the view of migration 6): use one or the other for the same spans, not both.
     pub async fn insert_cost_metrics(
         &self,
         rows: &[CostMetricRow],

@@ -90,7 +90,7 @@ pub mod sql_text {
 
     /// `INSERT … VALUES` of the link rows `insert_spans` would send for `spans`, if any.
     pub fn insert_links(spans: &[SpanRecord]) -> Result<Option<String>, ClickHouseStoreError> {
-        Ok(crate::store::insert_links_statement(spans)?.map(|statement| statement.render()))
+        Ok(crate::links::insert_links_statement(spans)?.map(|statement| statement.render()))
     }
 
     /// The summaries of `traces_updated_since`.
@@ -129,6 +129,72 @@ pub mod sql_text {
             crate::api_keys::api_keys_statement().render(),
             crate::api_keys::HAS_API_KEYS.to_string(),
         ]
+    }
+
+    /// `INSERT … VALUES` of `alerts`, all new, their ids from `first_id` on.
+    pub fn insert_alerts(
+        alerts: &[agentstack_exporter_sqlite::store::AlertRecord],
+        first_id: i64,
+    ) -> String {
+        crate::alerts::insert_values_statement(alerts, first_id).render()
+    }
+
+    /// `INSERT … VALUES` of `costs`, all new, written at `write_unix_nanos`.
+    pub fn insert_span_costs(
+        costs: &[agentstack_exporter_sqlite::store::SpanCostRecord],
+        write_unix_nanos: u64,
+    ) -> String {
+        crate::span_costs::insert_values_statement(costs, write_unix_nanos).render()
+    }
+
+    /// The reads of span costs: the stored keys of `insert_span_costs`, `trace_costs`,
+    /// `span_costs_of_trace` and `cost_since` (of one user, of one session, of all).
+    pub fn span_cost_reads(project: &str, trace_ids: Vec<String>, since: i64) -> Vec<String> {
+        use crate::span_costs as costs;
+        let first = trace_ids.first().cloned().unwrap_or_default();
+        vec![
+            costs::stored_span_costs_statement(
+                vec![project.to_string(), "other".into()],
+                trace_ids.clone(),
+                vec![format!("{:016x}", 1), format!("{:016x}", 2)],
+            )
+            .render(),
+            costs::trace_costs_statement(project, trace_ids).render(),
+            costs::span_costs_of_trace_statement(project, &first).render(),
+            costs::cost_since_statement(project, since, None, None).render(),
+            costs::cost_since_statement(project, since, Some("u1"), None).render(),
+            costs::cost_since_statement(project, since, None, Some("s1")).render(),
+        ]
+    }
+
+    /// The three statements of `cost_report`: total, groups, series.
+    pub fn cost_report(query: &agentstack_exporter_sqlite::store::CostQuery) -> Vec<String> {
+        crate::cost_report::cost_report_statements(query)
+            .iter()
+            .map(|statement| statement.render())
+            .collect()
+    }
+
+    /// `INSERT … VALUES` of one set of price overrides.
+    pub fn set_price_overrides(project: &str, json: &str, updated: i64, version: u64) -> String {
+        crate::prices::insert_values_statement(project, json, updated, version).render()
+    }
+
+    /// The reads of price overrides: one project's, every project's.
+    pub fn price_overrides(project: &str) -> Vec<String> {
+        vec![
+            crate::prices::price_overrides_statement(project).render(),
+            crate::prices::ALL_PRICE_OVERRIDES.to_string(),
+        ]
+    }
+
+    /// `INSERT … VALUES` of an API key (`revoked`: its revocation row).
+    pub fn insert_api_key(
+        key: &agentstack_exporter_sqlite::ApiKeyRecord,
+        write_unix_nanos: u64,
+        revoked: bool,
+    ) -> String {
+        crate::api_keys::insert_values_statement(key, write_unix_nanos, revoked).render()
     }
 
     /// The prefix lookup of `trace_in_project`.

@@ -7,6 +7,8 @@
 use std::collections::{HashMap, HashSet};
 
 use agentstack_exporter_sqlite::SpanRecord;
+
+use crate::rows::SpanRow;
 use agentstack_exporter_sqlite::store::{Conversation, MAX_CONVERSATION_TRACES, TraceQuery};
 
 use crate::statement::Statement;
@@ -57,6 +59,39 @@ pub(crate) fn link_rows(span: &SpanRecord, start_time: u32) -> Vec<LinkRow> {
             start_time,
         })
         .collect()
+}
+
+/// The link rows of `spans`, whose checked rows are `rows`.
+pub(crate) fn link_rows_of(spans: &[SpanRecord], rows: &[SpanRow]) -> Vec<LinkRow> {
+    spans
+        .iter()
+        .zip(rows)
+        .flat_map(|(span, row)| link_rows(span, row.start_time))
+        .collect()
+}
+
+/// `INSERT … VALUES` of the link rows `insert_spans` would send for `spans`; `None` when they
+/// have no link.
+pub(crate) fn insert_links_statement(
+    spans: &[SpanRecord],
+) -> Result<Option<Statement>, ClickHouseStoreError> {
+    let rows = crate::store::span_rows(spans, 0)?;
+    let links = link_rows_of(spans, &rows);
+    if links.is_empty() {
+        return Ok(None);
+    }
+    let mut sql = Statement::new("INSERT INTO span_links (");
+    sql.push(LINK_COLUMNS).push(") VALUES");
+    for (index, link) in links.into_iter().enumerate() {
+        sql.push(if index == 0 { "\n(" } else { ",\n(" });
+        sql.bind("?", link.project)
+            .bind(", ?", link.trace_id)
+            .bind(", ?", link.span_id)
+            .bind(", ?", link.linked_trace_id)
+            .bind(", ?", link.linked_span_id)
+            .bind(", ?)", u64::from(link.start_time));
+    }
+    Ok(Some(sql))
 }
 
 /// The links of `project` from or to any of `trace_ids`, each once.

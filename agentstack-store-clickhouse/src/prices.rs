@@ -24,6 +24,25 @@ pub(crate) fn price_overrides_statement(project: &str) -> Statement {
     sql
 }
 
+/// `INSERT … VALUES` of one set of overrides written at `write_version` (the tests' current
+/// ClickHouse).
+pub(crate) fn insert_values_statement(
+    project: &str,
+    overrides_json: &str,
+    updated_unix_nanos: i64,
+    write_version: u64,
+) -> Statement {
+    let mut sql = Statement::new(
+        "INSERT INTO price_overrides (project, overrides, updated_unix_nanos, write_version) \
+         VALUES (",
+    );
+    sql.bind("?", project)
+        .bind(", ?", overrides_json)
+        .bind(", ?", updated_unix_nanos)
+        .bind(", ?)", write_version);
+    sql
+}
+
 /// Every project's overrides, by project.
 pub(crate) const ALL_PRICE_OVERRIDES: &str =
     "SELECT project, overrides FROM price_overrides FINAL ORDER BY project";

@@ -136,8 +136,8 @@ impl ClickHouseStore {
         Ok(old)
     }
 
-    /// Drops every day older than `days` days (the retention window) from `spans` and
-    /// `spans_archive`; returns the days dropped. See [`drop_before`](Self::drop_before).
+    /// Drops every day older than `days` days (the retention window) from `spans`,
+    /// `spans_archive` and `span_links`; returns the days dropped. See [`drop_before`](Self::drop_before).
     pub async fn drop_older_than(
         &self,
         days: u32,
@@ -146,9 +146,10 @@ impl ClickHouseStore {
             .await
     }
 
-    /// Drops every day whose spans all started before `cutoff_unix_nanos`, from `spans` and from
-    /// `spans_archive`, a whole partition at a time; returns the days dropped (each once,
-    /// oldest first).
+    /// Drops every day whose spans all started before `cutoff_unix_nanos`, from `spans`, from
+    /// `spans_archive` and from `span_links` (the links of those spans), a whole partition at a
+    /// time; returns the days dropped (each once, oldest first). Span costs and the hourly
+    /// `cost_metrics` are kept (they are not partitioned by day).
     pub async fn drop_before(
         &self,
         cutoff_unix_nanos: i64,

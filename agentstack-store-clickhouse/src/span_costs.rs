@@ -177,6 +177,49 @@ pub(crate) fn cost_since_statement(
     sql
 }
 
+/// `INSERT … VALUES` of the rows `insert_span_costs` would send for `costs` (all of them new)
+/// at that write time, for running on another engine (the tests' current ClickHouse).
+pub(crate) fn insert_values_statement(
+    costs: &[SpanCostRecord],
+    write_unix_nanos: u64,
+) -> Statement {
+    let mut sql = Statement::new("INSERT INTO span_costs (");
+    sql.push(SPAN_COST_COLUMNS).push(") VALUES");
+    for (index, cost) in costs.iter().enumerate() {
+        let row = SpanCostRow::new(cost, write_unix_nanos);
+        sql.push(if index == 0 { "\n(" } else { ",\n(" });
+        sql.bind("?", row.project)
+            .bind(", ?", row.trace_id)
+            .bind(", ?", row.span_id)
+            .bind(", ?", row.start_unix_nanos)
+            .bind(", ?", row.end_unix_nanos)
+            .bind(", ?", u64::from(row.end_time))
+            .bind(", ?", row.model)
+            .bind(", ?", row.matched_model)
+            .bind(", ?", row.provider)
+            .bind(", ?", row.agent)
+            .bind(", ?", row.session_id)
+            .bind(", ?", row.user_id);
+        // A decimal literal, which the Values parser reads exactly (digits, sign and point only,
+        // so written in place); 18.16 refuses a `toDecimal128` expression for Nullable there.
+        match row.kept_cost_usd {
+            Some(femtos) => sql.push(", ").push(&usd_text(femtos)),
+            None => sql.push(", NULL"),
+        };
+        sql.bind(", ?", u64::from(row.estimated))
+            .bind(", ?", row.producer_cost)
+            .bind(", ?", u64::from(row.differs))
+            .bind(", ?", row.input_tokens)
+            .bind(", ?", row.output_tokens)
+            .bind(", ?", row.cache_read_tokens)
+            .bind(", ?", row.cache_write_tokens)
+            .bind(", ?", row.reasoning_tokens)
+            .bind(", ?", row.breakdown)
+            .bind(", ?)", row.write_rank);
+    }
+    sql
+}
+
 #[derive(clickhouse::Row, serde::Deserialize)]
 struct SpanKeyRow {
     project: String,

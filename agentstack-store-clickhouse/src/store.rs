@@ -12,7 +12,7 @@ use agentstack_exporter_sqlite::{SpanRecord, SpanStatus};
 use clickhouse::Client;
 
 use crate::ClickHouseStoreError;
-use crate::links::{LINK_COLUMNS, LinkRow, link_rows};
+use crate::links::{LinkRow, link_rows_of};
 use crate::rows::{SPAN_COLUMNS, SpanRow, SummaryRow};
 use crate::schema::{self, MIGRATIONS, SCHEMA_MIGRATIONS};
 use crate::span_costs::usd_text;
@@ -258,6 +258,8 @@ impl ClickHouseStore {
     /// (same project, trace_id and span_id) is stored again but never shown twice, and the first
     /// write is the one shown, as in the SQLite store; unlike it, the count includes repeats
     /// (knowing them would cost a read per batch). A malformed span refuses the whole batch.
+    /// The spans' links then go to `span_links` in a second insert; unlike SQLite, which indexes
+    /// the links of a span's first write only, a repeat that carries other links adds them.
     pub async fn insert_spans(&self, spans: &[SpanRecord]) -> Result<usize, ClickHouseStoreError> {
         let rows = span_rows(spans, now_unix_nanos())?;
         if rows.is_empty() {
@@ -567,7 +569,7 @@ impl ClickHouseStore {
 pub(crate) const SPAN_COUNT: &str = "SELECT toInt64(count()) FROM spans FINAL";
 
 /// The rows of `spans`, written at `write_unix_nanos`, or the error naming the first bad one.
-fn span_rows(
+pub(crate) fn span_rows(
     spans: &[SpanRecord],
     write_unix_nanos: u64,
 ) -> Result<Vec<SpanRow>, ClickHouseStoreError> {
@@ -585,39 +587,6 @@ fn span_rows(
             })
         })
         .collect()
-}
-
-/// The link rows of `spans`, whose checked rows are `rows`.
-fn link_rows_of(spans: &[SpanRecord], rows: &[SpanRow]) -> Vec<LinkRow> {
-    spans
-        .iter()
-        .zip(rows)
-        .flat_map(|(span, row)| link_rows(span, row.start_time))
-        .collect()
-}
-
-/// `INSERT … VALUES` of the link rows `insert_spans` would send for `spans`; `None` when they
-/// have no link.
-pub(crate) fn insert_links_statement(
-    spans: &[SpanRecord],
-) -> Result<Option<Statement>, ClickHouseStoreError> {
-    let rows = span_rows(spans, 0)?;
-    let links = link_rows_of(spans, &rows);
-    if links.is_empty() {
-        return Ok(None);
-    }
-    let mut sql = Statement::new("INSERT INTO span_links (");
-    sql.push(LINK_COLUMNS).push(") VALUES");
-    for (index, link) in links.into_iter().enumerate() {
-        sql.push(if index == 0 { "\n(" } else { ",\n(" });
-        sql.bind("?", link.project)
-            .bind(", ?", link.trace_id)
-            .bind(", ?", link.span_id)
-            .bind(", ?", link.linked_trace_id)
-            .bind(", ?", link.linked_span_id)
-            .bind(", ?)", u64::from(link.start_time));
-    }
-    Ok(Some(sql))
 }
 
 /// The trace list: the summaries of the traces that pass `query`, newest first, at most

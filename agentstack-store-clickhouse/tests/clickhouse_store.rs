@@ -183,15 +183,27 @@ async fn retention_moves_then_drops_whole_days() {
         .unwrap()
         .as_nanos() as i64;
     let ages = [0, 1, 6, 8, 30, 89, 91, 120];
+    // Each span links to one other, so `span_links` has the same days.
+    let with_link = |mut span: agentstack_exporter_sqlite::SpanRecord| {
+        span.links = format!(
+            r#"[{{"trace_id":"{:032x}","span_id":"{:016x}"}}]"#,
+            0x99, 0x99
+        );
+        span
+    };
     let spans: Vec<_> = ages
         .iter()
         .enumerate()
-        .map(|(n, &age)| on_day(now, age, n as u128 + 1))
+        .map(|(n, &age)| with_link(on_day(now, age, n as u128 + 1)))
         .collect();
     store.insert_spans(&spans).await.unwrap();
     // Twice, unmerged: the archive must not show it twice either.
     store.insert_spans(&spans).await.unwrap();
     assert_eq!(store.partitions("spans").await.unwrap().len(), ages.len());
+    assert_eq!(
+        store.partitions("span_links").await.unwrap().len(),
+        ages.len()
+    );
 
     // Hot window 7 days: the days 8, 30, 89, 91 and 120 days ago move to the archive.
     let moved = store.archive_older_than(7).await.unwrap();
@@ -205,9 +217,18 @@ async fn retention_moves_then_drops_whole_days() {
 
     // Retention 90 days: the days 91 and 120 days ago are dropped (from the archive, where they
     // are), and a day of spans written late into `spans` past the window is dropped there too.
-    store.insert_spans(&[on_day(now, 100, 50)]).await.unwrap();
+    store
+        .insert_spans(&[with_link(on_day(now, 100, 50))])
+        .await
+        .unwrap();
     let dropped = store.drop_older_than(90).await.unwrap();
     assert_eq!(dropped.len(), 3, "{dropped:?}");
+    // The links of those days go with them (the archived days keep theirs).
+    assert_eq!(
+        store.partitions("span_links").await.unwrap().len(),
+        ages.len() - 2,
+        "{dropped:?}"
+    );
     assert_eq!(store.archived_span_count().await.unwrap(), 3);
     assert_eq!(store.span_count().await.unwrap(), 3);
     let oldest_archived = &store.partitions("spans_archive").await.unwrap()[0];

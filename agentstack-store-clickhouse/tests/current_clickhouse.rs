@@ -7,9 +7,16 @@ mod support;
 use std::path::PathBuf;
 use std::process::Command;
 
+use agentstack_exporter_sqlite::ApiKeyRecord;
 use agentstack_exporter_sqlite::store::TraceQuery;
+use agentstack_exporter_sqlite::store::{
+    AlertQuery, AlertSeverity, CostGroupBy, CostQuery, SessionCursor, SessionQuery, TraceCursor,
+};
 use agentstack_store_clickhouse::sql_text;
-use support::{ClickHouseServer, P, S, T0, fixture, in_project, queries, stats_windows, tid};
+use support::{
+    ClickHouseServer, P, S, T0, USD, alert, cost_fixture, fixture, in_project, link_fixture,
+    queries, stats_windows, tid,
+};
 
 /// The tool that runs SQL on current ClickHouse: `AGENTSTACK_CLICKHOUSE_CURRENT`, else the
 /// project's shared tool.
@@ -77,6 +84,7 @@ fn script() -> Vec<String> {
     for window in stats_windows() {
         statements.extend(sql_text::stats(&window).into_iter().flatten());
     }
+    statements.extend(added_reads());
     statements.push(sql_text::partitions("spans"));
     // The fixture's day before T0 (trace 13 and the prefixed trace) goes to the archive, then
     // is dropped from it.
@@ -94,19 +102,176 @@ fn script() -> Vec<String> {
     statements
 }
 
+/// The statements of the reads added for the server's `Store` (sort=oldest, min_cost, the
+/// terminal's tail, alerts, sessions, links, costs, price overrides, API keys), with the rows
+/// they read written first.
+fn added_reads() -> Vec<String> {
+    let mut statements = Vec::new();
+    for (_, query, _) in queries() {
+        let mut oldest = query.clone();
+        oldest.oldest_first = true;
+        statements.extend(sql_text::trace_page(&oldest));
+        statements.extend(
+            sql_text::trace_page_window(&oldest, T0 + 200 * S)
+                .into_iter()
+                .flatten(),
+        );
+        oldest.filter.limit = 2;
+        oldest.before = Some(TraceCursor {
+            start_unix_nanos: T0 + 60 * S,
+            trace_id: tid(2),
+        });
+        statements.extend(sql_text::trace_page(&oldest));
+    }
+    statements.push(sql_text::traces_updated_since(T0 + 250 * S));
+    statements.push(sql_text::traces_updated_since(i64::MIN));
+
+    // Links: the link fixture written twice (repeats), then walked.
+    let links = link_fixture();
+    statements.push(sql_text::insert_spans(&links, 3_000).unwrap());
+    for _ in 0..2 {
+        statements.extend(sql_text::insert_links(&links).unwrap());
+    }
+    statements.push(sql_text::conversation_links("default", vec![tid(40)]));
+    statements.push(sql_text::conversation_links(
+        "default",
+        vec![tid(41), tid(42), tid(99)],
+    ));
+    statements.push(sql_text::conversation_links("other", vec![tid(40)]));
+
+    // Sessions.
+    let default = || SessionQuery {
+        project: Some("default".into()),
+        ..SessionQuery::default()
+    };
+    for query in [
+        SessionQuery::default(),
+        default(),
+        SessionQuery {
+            limit: 1,
+            before: Some(SessionCursor {
+                last_start_unix_nanos: T0 + 180 * S,
+                session_id: "s2".into(),
+            }),
+            ..default()
+        },
+        SessionQuery {
+            since_unix_nanos: Some(T0 + 181 * S),
+            until_unix_nanos: Some(T0 + 1_000 * S),
+            user_id: Some("u1".into()),
+            ..default()
+        },
+    ] {
+        statements.push(sql_text::session_page(&query));
+    }
+
+    // Alerts: written, then paged.
+    let mut alerts = vec![
+        alert("default", "a1", Some(1)),
+        alert("default", "a2", Some(2)),
+        alert("other", "a3", Some(5)),
+        alert("default", "it's", None),
+    ];
+    alerts[1].time_unix_nanos += 1;
+    alerts[1].severity = AlertSeverity::Low;
+    statements.push(sql_text::insert_alerts(&alerts, 1_000));
+    for query in [
+        AlertQuery::default(),
+        AlertQuery {
+            project: Some("default".into()),
+            limit: 2,
+            ..AlertQuery::default()
+        },
+        AlertQuery {
+            project: Some("default".into()),
+            trace_id: Some(tid(1)),
+            detector: Some("prompt_injection".into()),
+            min_severity: Some(AlertSeverity::High),
+            since_unix_nanos: Some(T0),
+            until_unix_nanos: Some(T0 + 1),
+            before: Some((T0 + 1, 1_002)),
+            ..AlertQuery::default()
+        },
+    ] {
+        statements.extend(sql_text::alert_page(&query));
+    }
+    statements.push(sql_text::alert_exists("default", "it's"));
+    statements.push(sql_text::alert_exists("other", "a1"));
+
+    // Span costs: written (the view adds them to cost_metrics), then read.
+    statements.push(sql_text::insert_span_costs(&cost_fixture(), 1_000));
+    statements.extend(sql_text::span_cost_reads(
+        "default",
+        vec![tid(1), tid(2), tid(3)],
+        T0,
+    ));
+    statements.push(sql_text::cost_metrics(None, 0, u32::MAX));
+    for group_by in CostGroupBy::ALL {
+        for (since, until, bucket) in [
+            (None, None, 3_600),
+            (Some(T0 + 15 * S), Some(T0 + 86_401 * S), 86_400),
+        ] {
+            statements.extend(sql_text::cost_report(&CostQuery {
+                project: "default".into(),
+                group_by,
+                since_unix_nanos: since,
+                until_unix_nanos: until,
+                bucket_seconds: bucket,
+            }));
+        }
+    }
+    for min in [1, USD / 4 + 1, 11 * USD] {
+        for project in [None, Some("default")] {
+            let mut query = in_project(project, Default::default());
+            query.min_cost_femtos = Some(min);
+            statements.extend(sql_text::trace_page(&query));
+        }
+    }
+
+    // Price overrides: the latest set of a project wins.
+    statements.push(sql_text::set_price_overrides("p1", r#"{"a":1}"#, 5, 10));
+    statements.push(sql_text::set_price_overrides("p0", r#"{"b":2}"#, 6, 11));
+    statements.push(sql_text::set_price_overrides("p1", r#"{"a":3}"#, 7, 12));
+    statements.extend(sql_text::price_overrides("p1"));
+
+    // API keys: stored, then revoked.
+    let key = ApiKeyRecord {
+        prefix: "ask_00000001".into(),
+        sha256: "ab".repeat(32),
+        project: "default".into(),
+        created_unix_nanos: 20,
+        revoked_unix_nanos: None,
+    };
+    statements.extend(sql_text::api_keys("ask_00000001"));
+    statements.push(sql_text::insert_api_key(&key, 1_000, false));
+    statements.extend(sql_text::api_keys("ask_00000001"));
+    let revoked = ApiKeyRecord {
+        revoked_unix_nanos: Some(100),
+        ..key
+    };
+    statements.push(sql_text::insert_api_key(&revoked, 2_000, true));
+    statements.extend(sql_text::api_keys("ask_00000001"));
+    statements
+}
+
 /// What 18.16 answers to `statements`, printed as `clickhouse-current` prints it.
 async fn run_on_18_16(server: &ClickHouseServer, statements: &[String]) -> String {
     let store = server.store().await; // a fresh database of its own
     let client = clickhouse::Client::default()
         .with_url(server.url())
         .with_database(store.database());
-    // The store migrated it; start from nothing, as chDB does.
+    // The store migrated it; start from nothing, as chDB does (the view before its tables).
     for table in [
+        "span_costs_to_cost_metrics",
         "schema_migrations",
         "spans",
         "spans_archive",
         "security_alerts",
         "cost_metrics",
+        "span_links",
+        "span_costs",
+        "price_overrides",
+        "api_keys",
     ] {
         client
             .query(&format!("DROP TABLE {table}"))
@@ -155,7 +320,9 @@ async fn every_statement_holds_on_current_clickhouse_and_answers_as_on_18_16() {
     let statements = script();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("store.sql");
-    let mut text = String::new();
+    // Only how the answers print differs: current ClickHouse drops a decimal's trailing zeros
+    // (18.16 prints all 15 places). The store reads decimals as binary, so print them alike.
+    let mut text = String::from("SET output_format_decimal_trailing_zeros = 1;\n");
     for statement in &statements {
         assert!(
             !statement.lines().any(|line| line.trim_start().starts_with("--")
@@ -187,7 +354,7 @@ async fn every_statement_holds_on_current_clickhouse_and_answers_as_on_18_16() {
         "not current ClickHouse: {log}"
     );
     assert!(
-        log.contains(&format!("-- {} statements ran", statements.len())),
+        log.contains(&format!("-- {} statements ran", statements.len() + 1)),
         "{log}"
     );
 
@@ -198,6 +365,17 @@ async fn every_statement_holds_on_current_clickhouse_and_answers_as_on_18_16() {
         old.contains("Support agent") && !old.contains("(repeat)"),
         "{old}"
     );
+    // The added reads answered too: links, alerts, costs (and the view's hourly rows), prices,
+    // keys.
+    for answer in [
+        "0000000000000041\t00000000000000000000000000000028\t0000000000000040",
+        "prompt_injection\talert a2",
+        "1.750000000000001",
+        "{\"a\":3}",
+        "ask_00000001",
+    ] {
+        assert!(old.contains(answer), "no {answer:?} in {old}");
+    }
     assert!(
         old.lines().count() > 200,
         "too few answers to compare: {old}"

@@ -54,6 +54,7 @@ shared_cases!(
     alert_pages_are_newest_first_filtered_and_walk_once,
     sessions_are_grouped_most_recent_first,
     conversations_follow_links_both_ways_within_the_project,
+    a_conversation_stops_at_its_bound_nearest_first,
     span_costs_are_written_once_and_summed,
     cost_reports_group_by_hour_or_by_span,
     price_overrides_replace_the_ones_before,
@@ -909,6 +910,49 @@ async fn conversations_follow_links_both_ways_within_the_project(store: &impl St
     );
     let invalid = store.conversation("default", "xyz").await.unwrap_err();
     assert!(invalid.contains("is not a trace id"), "{}", store.name());
+}
+
+async fn a_conversation_stops_at_its_bound_nearest_first(store: &impl StoreUnderTest) {
+    use agentstack_exporter_sqlite::store::MAX_CONVERSATION_TRACES;
+    // A hub and more traces linking to it than a conversation holds, plus one linked from the
+    // first of them (two links away).
+    let hub = 0x5000u128;
+    let mut spans = vec![support::linked_span("default", hub, 0x5000, 0, &[])];
+    let spokes = MAX_CONVERSATION_TRACES as u128 + 1;
+    for n in 1..=spokes {
+        spans.push(support::linked_span(
+            "default",
+            hub + n,
+            0x5000 + n as u64,
+            n as i64,
+            &[(hub, 0x5000)],
+        ));
+    }
+    spans.push(support::linked_span(
+        "default",
+        0x9000,
+        0x9000,
+        -5,
+        &[(hub + 1, 0x5001)],
+    ));
+    store.insert(&spans).await;
+    let conversation = store
+        .conversation("default", &tid(hub))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(conversation.truncated, "{}", store.name());
+    let ids: Vec<String> = conversation
+        .traces
+        .iter()
+        .map(|t| t.trace_id.clone())
+        .collect();
+    // The hub and the spokes nearest it (by trace id, as the walk meets them), earliest first;
+    // the trace two links away is not reached.
+    let expected: Vec<String> = (0..MAX_CONVERSATION_TRACES as u128)
+        .map(|n| tid(hub + n))
+        .collect();
+    assert_eq!(ids, expected, "{}", store.name());
 }
 
 async fn span_costs_are_written_once_and_summed(store: &impl StoreUnderTest) {
