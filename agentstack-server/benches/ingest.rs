@@ -12,22 +12,16 @@
 //! Scale with AGENTSTACK_BENCH_SCALE (default 1.0; e.g. 0.1 for a quick run); pass more flags to
 //! `serve` with AGENTSTACK_BENCH_SERVE_ARGS (e.g. `--no-security`).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, SqliteSpanStore};
-use flate2::Compression;
-use flate2::write::GzEncoder;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use prost::Message;
 
-const BATCH: usize = 64;
+mod load;
+use load::{BATCH, agent, percentile, post, request};
 
 struct Serve {
     child: Child,
@@ -92,129 +86,6 @@ fn extra_serve_args() -> Vec<String> {
         .split_whitespace()
         .map(str::to_string)
         .collect()
-}
-
-fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-fn text(s: &str) -> any_value::Value {
-    any_value::Value::StringValue(s.into())
-}
-
-/// An LLM-sized span: GenAI attributes, a ~1 KB prompt and a ~400 B answer.
-fn llm_span(trace: u64, span: u64, parent: Option<u64>) -> Span {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    let prompt = format!(
-        "{{\"messages\":[{{\"role\":\"system\",\"content\":\"You are a careful research assistant. {}\"}},{{\"role\":\"user\",\"content\":\"Question {trace}: summarize the findings.\"}}]}}",
-        "Cite sources and answer briefly. ".repeat(28)
-    );
-    let answer = format!(
-        "\"The findings of study {trace} show {}\"",
-        "a consistent effect across cohorts, ".repeat(10)
-    );
-    let mut trace_id = [0u8; 16];
-    trace_id[..8].copy_from_slice(&trace.to_be_bytes());
-    trace_id[15] = 1;
-    Span {
-        trace_id: trace_id.to_vec(),
-        span_id: (span + 1).to_be_bytes().to_vec(),
-        parent_span_id: parent
-            .map(|p| (p + 1).to_be_bytes().to_vec())
-            .unwrap_or_default(),
-        name: if parent.is_none() {
-            "research_agent".into()
-        } else {
-            "chat gpt-4o".into()
-        },
-        kind: 3,
-        start_time_unix_nano: now,
-        end_time_unix_nano: now + 850_000_000,
-        attributes: vec![
-            kv(
-                "gen_ai.operation.name",
-                text(if parent.is_none() {
-                    "invoke_agent"
-                } else {
-                    "chat"
-                }),
-            ),
-            kv("gen_ai.provider.name", text("openai")),
-            kv("gen_ai.request.model", text("gpt-4o")),
-            kv("gen_ai.response.model", text("gpt-4o-2024-08-06")),
-            kv("gen_ai.usage.input_tokens", any_value::Value::IntValue(812)),
-            kv(
-                "gen_ai.usage.output_tokens",
-                any_value::Value::IntValue(120),
-            ),
-            kv(
-                "gen_ai.conversation.id",
-                text(&format!("session-{}", trace % 1000)),
-            ),
-            kv("agentstack.input", text(&prompt)),
-            kv("agentstack.output", text(&answer)),
-        ],
-        ..Default::default()
-    }
-}
-
-/// Request `n` of the run: 64 spans, 8 traces of 8 spans, ids unique across the run.
-fn request(n: u64) -> Vec<u8> {
-    let spans = (0..BATCH as u64)
-        .map(|i| {
-            let span = n * BATCH as u64 + i;
-            let trace = span / 8;
-            let parent = (!span.is_multiple_of(8)).then_some(trace * 8);
-            llm_span(trace, span, parent)
-        })
-        .collect();
-    let request = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![kv("service.name", text("load"))],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    };
-    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
-    gz.write_all(&request.encode_to_vec()).unwrap();
-    gz.finish().unwrap()
-}
-
-fn post(agent: &ureq::Agent, url: &str, body: &[u8]) -> u16 {
-    match agent
-        .post(url)
-        .header("content-type", "application/x-protobuf")
-        .header("content-encoding", "gzip")
-        .send(body)
-    {
-        Ok(response) => response.status().as_u16(),
-        Err(_) => 0,
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
 fn wait_stored(db: &Path, count: i64) {

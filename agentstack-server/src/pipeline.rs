@@ -99,7 +99,7 @@ pub enum Retention {
     /// `days`, whole partitions at a time.
     ClickHouse {
         /// The store.
-        store: ClickHouseStore,
+        store: Box<ClickHouseStore>,
         /// The hot window.
         hot_days: u32,
         /// The retention window.
@@ -155,7 +155,12 @@ pub async fn run<B: SpanBus>(
     };
     let active_keys = key_projects.iter().filter(|k| k.is_active()).count();
     refuse_open_listeners(stages, args, active_keys)?;
-    let keys = Arc::new(KeyRing::new(key_store, loopback_only));
+    let mut keys = KeyRing::new(key_store, loopback_only);
+    if redis.is_some() {
+        // Many requests, several processes: a key read is reused for a few seconds.
+        keys = keys.cache_for(crate::auth::KEY_CACHE_TTL);
+    }
+    let keys = Arc::new(keys);
 
     // Listeners first: a taken port fails before anything starts.
     let collector_listener = if stages.collector {
@@ -314,7 +319,7 @@ pub async fn run<B: SpanBus>(
             if key_projects.is_empty() {
                 writeln!(
                     out,
-                    "agentstack {name}: no API keys configured: accepting requests into project \
+                    "agentstack {name}: no API keys configured: accepting spans into project \
                      `{DEFAULT_PROJECT}` (loopback only)"
                 )?;
             } else {
@@ -546,7 +551,7 @@ pub async fn run<B: SpanBus>(
     if let Some(writer) = writer {
         let stats = writer.await.context("the writer worker failed")?;
         out_lines.push(format!(
-            "the writer stored {} new spans from {} bus batches ({} repeats, {} failed)",
+            "the writer stored {} new spans from {} requests ({} repeats, {} failed)",
             stats.written, stats.batches, stats.duplicates, stats.failed
         ));
     }

@@ -2,8 +2,8 @@
 //! ClickHouse, one role per process, every role able to run as several replicas —
 //! `agentstack collector`, `agentstack worker writer|security|cost`, `agentstack api` — or all
 //! of them in one `agentstack serve` given both URLs. `agentstack migrate` applies the
-//! ClickHouse schema; the writer also does at start-up (safe when several start at once), and
-//! the other roles only check that it is there.
+//! ClickHouse schema; every role also does at start-up (safe when several start at once),
+//! so that they may start in any order.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -120,7 +120,9 @@ pub async fn run_distributed(
     if args.no_security {
         stages.security = false;
     }
-    let store = clickhouse(args, stages.writer)
+    // Every role migrates (it is safe when several do at once), so that they may start in any
+    // order: the collector and the API read the API keys there too.
+    let store = clickhouse(args, true)
         .await
         .context("cannot use ClickHouse")?;
     let mut config = RedisBusConfig::new(redis_url);
@@ -130,7 +132,7 @@ pub async fn run_distributed(
     let bus = RedisBus::connect(config, &stages.groups()).await?;
     let retention = match (stages.writer, args.clickhouse_retention_days) {
         (true, days) if days > 0 => Retention::ClickHouse {
-            store: store.clone(),
+            store: Box::new(store.clone()),
             hot_days: args.hot_days,
             days,
         },

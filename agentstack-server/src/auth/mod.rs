@@ -7,7 +7,9 @@
 pub mod cli;
 pub mod key;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use agentstack_exporter_sqlite::{ApiKeyRecord, DEFAULT_PROJECT};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -85,12 +87,36 @@ pub struct CreatedKey {
     pub record: ApiKeyRecord,
 }
 
-/// The keys of one span store, and the rule of who may come in without one.
+/// How long the distributed roles use a key read from the store before reading it again
+/// ([`KeyRing::cache_for`]): a key revoked through another process stops working within this.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The keys of one span store, and the rule of who may come in without one. Every answer of
+/// the store is kept: while the store does not answer, the last one is used, so a collector
+/// keeps accepting spans through a store outage. With [`cache_for`](Self::cache_for) answers
+/// are also reused while fresh, sparing the store a read per request.
 #[derive(Debug, Clone)]
 pub struct KeyRing {
     store: Arc<dyn Store>,
     /// Whether a store that has never held a key lets requests in without one (loopback only).
     open_without_keys: bool,
+    cache: Arc<Mutex<KeyCache>>,
+    /// How long an answer is reused without asking the store (zero: always ask).
+    fresh_for: Duration,
+}
+
+/// What the store last said: whether it has keys, and each prefix's key.
+#[derive(Debug, Default)]
+struct KeyCache {
+    has_keys: Option<(bool, Instant)>,
+    keys: HashMap<String, (Option<ApiKeyRecord>, Instant)>,
+}
+
+/// A cached answer that is still fresh, or a stale one to use while the store fails.
+fn cached<T: Clone>(entry: Option<&(T, Instant)>, fresh_for: Option<Duration>) -> Option<T> {
+    entry
+        .filter(|(_, at)| fresh_for.is_none_or(|ttl| at.elapsed() < ttl))
+        .map(|(value, _)| value.clone())
 }
 
 impl KeyRing {
@@ -100,7 +126,15 @@ impl KeyRing {
         KeyRing {
             store,
             open_without_keys,
+            cache: Arc::default(),
+            fresh_for: Duration::ZERO,
         }
+    }
+
+    /// Reuses each answer of the store for `ttl` before asking again.
+    pub fn cache_for(mut self, ttl: Duration) -> KeyRing {
+        self.fresh_for = ttl;
+        self
     }
 
     /// Creates a key for `project`.
@@ -118,6 +152,7 @@ impl KeyRing {
             };
             // A prefix already taken (1 in 4 billion): draw again.
             if self.store.insert_api_key(&record).await? {
+                self.forget();
                 return Ok(CreatedKey {
                     secret: new.secret,
                     record,
@@ -135,6 +170,7 @@ impl KeyRing {
     pub async fn revoke(&self, prefix: &str) -> Result<ApiKeyRecord, AuthError> {
         let prefix = prefix.trim();
         let prefix = key::public_prefix(prefix).unwrap_or(prefix);
+        self.forget();
         self.store
             .revoke_api_key(prefix, now_nanos())
             .await?
@@ -143,7 +179,49 @@ impl KeyRing {
 
     /// Whether requests need a key now.
     pub async fn requires_keys(&self) -> Result<bool, AuthError> {
-        Ok(!self.open_without_keys || self.store.has_api_keys().await?)
+        if !self.open_without_keys {
+            return Ok(true);
+        }
+        if let Some(has) = cached(self.lock().has_keys.as_ref(), Some(self.fresh_for)) {
+            return Ok(has);
+        }
+        match self.store.has_api_keys().await {
+            Ok(has) => {
+                self.lock().has_keys = Some((has, Instant::now()));
+                Ok(has)
+            }
+            Err(error) => cached(self.lock().has_keys.as_ref(), None).ok_or(error.into()),
+        }
+    }
+
+    /// The key with `prefix`, from the cache or the store.
+    async fn key(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, AuthError> {
+        if let Some(key) = cached(self.lock().keys.get(prefix), Some(self.fresh_for)) {
+            return Ok(key);
+        }
+        match self.store.api_key(prefix).await {
+            Ok(key) => {
+                let mut cache = self.lock();
+                if cache.keys.len() > 10_000 {
+                    // Unknown prefixes could fill it: start again.
+                    cache.keys.clear();
+                }
+                cache
+                    .keys
+                    .insert(prefix.to_string(), (key.clone(), Instant::now()));
+                Ok(key)
+            }
+            Err(error) => cached(self.lock().keys.get(prefix), None).ok_or(error.into()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, KeyCache> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops every cached answer (a key was created or revoked here).
+    fn forget(&self) {
+        *self.lock() = KeyCache::default();
     }
 
     /// The project of a request with `headers`.
@@ -154,11 +232,7 @@ impl KeyRing {
         }
         let given = key_of(headers).ok_or(AuthError::Missing)?;
         let prefix = key::public_prefix(given).ok_or(AuthError::Malformed)?;
-        let record = self
-            .store
-            .api_key(prefix)
-            .await?
-            .ok_or(AuthError::Unknown)?;
+        let record = self.key(prefix).await?.ok_or(AuthError::Unknown)?;
         if !key::constant_time_eq(&key::sha256_hex(given), &record.sha256) {
             return Err(AuthError::Unknown);
         }

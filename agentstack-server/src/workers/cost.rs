@@ -406,10 +406,16 @@ pub async fn run(
         }
         stats.spans += count as u64;
         let rows = Arc::new(priced(&batches, &pricing));
-        if !rows.is_empty()
-            && let Some(new) = write(&store, &rows, &mut stats).await
-        {
-            add_to_budgets(&rows, &new, &mut budgets, &alerts, &mut stats);
+        if !rows.is_empty() {
+            match write(&mut subscription, &store, &rows, &mut stats).await {
+                Written::New(new) => {
+                    add_to_budgets(&rows, &new, &mut budgets, &alerts, &mut stats);
+                }
+                Written::GaveUp => {}
+                // Stopping while the store is down: the batches stay unacknowledged in the
+                // durable bus for the next cost worker.
+                Written::Abandoned => return stats,
+            }
         }
         // Priced and stored (or counted as failed), crossings raised: a durable bus may forget
         // these batches.
@@ -458,22 +464,42 @@ fn priced(batches: &[Arc<SpanBatch>], pricing: &ProjectPricing) -> Vec<SpanCostR
     price_spans(&spans, pricing)
 }
 
-/// Writes `rows`, retrying what may pass later; the positions of the new rows, `None` when
-/// the store refused them every time.
+/// How a write of span costs ended.
+enum Written {
+    /// Stored: the positions of the new rows.
+    New(Vec<usize>),
+    /// Refused every time (counted as failed); a bus that forgets moves on.
+    GaveUp,
+    /// The process is stopping while the store still fails; nothing was written.
+    Abandoned,
+}
+
+/// Writes `rows`, retrying what may pass later: [`ATTEMPTS`] times on the in-process bus, and
+/// on a durable bus until it passes or the process stops.
 async fn write(
+    subscription: &mut impl SpanSubscription,
     store: &Arc<dyn Store>,
     rows: &Arc<Vec<SpanCostRecord>>,
     stats: &mut CostStats,
-) -> Option<Vec<usize>> {
+) -> Written {
     let total = rows.len() as u64;
     let mut delay = Duration::from_millis(100);
-    for attempt in 1..=ATTEMPTS {
+    let durable = subscription.is_durable();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
         match store.insert_span_costs(Arc::clone(rows)).await {
             Ok(new) => {
                 stats.priced += new.len() as u64;
                 stats.duplicates += total - new.len() as u64;
-                return Some(new);
+                return Written::New(new);
             }
+            Err(_) if durable && subscription.is_closed() => return Written::Abandoned,
+            Err(error) if durable => eprintln!(
+                "agentstack: cost: {error} (attempt {attempt}; the spans wait in the bus, \
+                 retrying in {} ms)",
+                delay.as_millis()
+            ),
             Err(error) if attempt < ATTEMPTS => eprintln!(
                 "agentstack serve: cost: {error} (attempt {attempt} of {ATTEMPTS}, retrying in \
                  {} ms)",
@@ -485,10 +511,10 @@ async fn write(
             }
         }
         tokio::time::sleep(delay).await;
-        delay *= 2;
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
     stats.failed += total;
-    None
+    Written::GaveUp
 }
 
 #[cfg(test)]
