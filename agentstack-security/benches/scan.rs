@@ -4,7 +4,9 @@
 //! Three mixes: benign agent traffic (the usual case), tool outputs carrying an injection, and
 //! outputs with PII. Each is measured twice: wall-clock (`scan/…`) and on-CPU time of the bench
 //! thread (`scan_cpu/…`, `CLOCK_THREAD_CPUTIME_ID`), which is the per-core figure on a machine
-//! shared with other work. Run with `cargo bench -p agentstack-security --bench scan`.
+//! shared with other work. Run with `cargo bench -p agentstack-security --bench scan`; with
+//! `--features yara` the benign and injection mixes run again with a few YARA rules loaded
+//! (`scan_cpu/yara_…`).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -87,11 +89,15 @@ fn scan_one(engine: &mut SecurityEngine, fx: &Fixture, k: usize, now: i64) -> us
 }
 
 fn bench_mix(c: &mut Criterion, name: &str, fx: &Fixture) {
+    bench_mix_with(c, name, fx, &SecurityConfig::default());
+}
+
+fn bench_mix_with(c: &mut Criterion, name: &str, fx: &Fixture, config: &SecurityConfig) {
     let n = fx.span_ids.len();
     let mut group = c.benchmark_group("scan");
     group.throughput(Throughput::Elements(1));
-    let (mut engine, errors) = SecurityEngine::new(SecurityConfig::default());
-    assert!(errors.is_empty());
+    let (mut engine, errors) = SecurityEngine::new(config.clone());
+    assert!(errors.is_empty(), "{errors:?}");
     let (mut i, mut now) = (0usize, 1_700_000_000_000_000_000i64);
     group.bench_function(name, |b| {
         b.iter(|| {
@@ -104,7 +110,7 @@ fn bench_mix(c: &mut Criterion, name: &str, fx: &Fixture) {
 
     let mut group = c.benchmark_group("scan_cpu");
     group.throughput(Throughput::Elements(1));
-    let (mut engine, _) = SecurityEngine::new(SecurityConfig::default());
+    let (mut engine, _) = SecurityEngine::new(config.clone());
     let (mut i, mut now) = (0usize, 1_700_000_000_000_000_000i64);
     group.bench_function(name, |b| {
         b.iter_custom(|iters| {
@@ -141,7 +147,68 @@ fn benches(c: &mut Criterion) {
 
     let pii_out = "Customer: alice@example.com, phone +44 20 7946 0958, card 4111 1111 1111 1111. ";
     bench_mix(c, "pii_in_output", &fixture(benign_in, pii_out, 4096));
+
+    #[cfg(feature = "yara")]
+    {
+        let dir = tempfile::tempdir().expect("a temporary rules directory");
+        std::fs::write(dir.path().join("bench.yar"), YARA_RULES).expect("write the YARA rules");
+        let config = SecurityConfig {
+            rules_dir: Some(dir.path().to_path_buf()),
+            ..SecurityConfig::default()
+        };
+        bench_mix_with(
+            c,
+            "yara_benign_2k_in_2k_out",
+            &fixture(benign_in, benign_out, 4096),
+            &config,
+        );
+        bench_mix_with(
+            c,
+            "yara_injection_in_tool_output",
+            &fixture(benign_in, injected_out, 4096),
+            &config,
+        );
+    }
 }
+
+/// A few YARA rules of the kind users bring: literals, a hex string, a regex.
+#[cfg(feature = "yara")]
+const YARA_RULES: &str = r#"
+rule exfil_collect_url {
+  meta:
+    score = 75
+  strings:
+    $a = "evil.example/collect" nocase
+    $b = "/collect?data=" nocase
+  condition:
+    any of them
+}
+
+rule internal_codenames {
+  strings:
+    $a = "PROJECT-BLUEBIRD"
+    $b = "PROJECT-KESTREL"
+    $c = { 50 52 4F 4A 45 43 54 2D 4F 57 4C }
+  condition:
+    any of them
+}
+
+rule prompt_leak_request {
+  meta:
+    score = 70
+  strings:
+    $re = /(print|reveal|repeat) (your|the) (system|hidden) prompt/ nocase
+  condition:
+    $re
+}
+
+rule many_tool_tags {
+  strings:
+    $t = "<tool_call>"
+  condition:
+    #t > 5
+}
+"#;
 
 criterion_group!(scan, benches);
 criterion_main!(scan);

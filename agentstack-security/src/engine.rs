@@ -131,6 +131,8 @@ impl SpanScanner {
         self.scan_data_attributes(span.attributes, &mut inj);
 
         let mut findings = Vec::new();
+        #[cfg(feature = "yara")]
+        self.scan_yara(span, &mut findings);
         self.push_injection(Detector::PromptInjection, inj.direct, &mut findings);
         self.push_injection(Detector::IndirectInjection, inj.indirect, &mut findings);
 
@@ -168,6 +170,33 @@ impl SpanScanner {
         }
         findings.sort_by_key(|x| std::cmp::Reverse(x.score));
         findings
+    }
+
+    /// The user's YARA rules over the span's input and output: one `yara` finding scored by
+    /// the strongest matching rule.
+    #[cfg(feature = "yara")]
+    fn scan_yara(&self, span: &ScanSpan<'_>, findings: &mut Vec<Finding>) {
+        let Some(yara) = self.injection.rules.yara() else {
+            return;
+        };
+        let mut evidence = Vec::new();
+        for (text, location) in [
+            (span.input, Location::Input),
+            (span.output, Location::Output),
+        ] {
+            if let Some(text) = text.filter(|t| !t.is_empty()) {
+                yara.scan(text, location, &mut evidence);
+            }
+        }
+        if evidence.is_empty() {
+            return;
+        }
+        evidence.sort_by_key(|x| std::cmp::Reverse(x.score));
+        findings.push(Finding {
+            detector: Detector::Yara,
+            score: evidence[0].score,
+            evidence,
+        });
     }
 
     fn push_injection(

@@ -48,6 +48,23 @@ pub enum RuleError {
         /// The regex error.
         source: regex::Error,
     },
+    /// yara-x reported an error in a YARA file (syntax, unknown identifier or module, …); the
+    /// file's other valid rules and all other files are still used.
+    #[error("{}:{line}: YARA: {message}; fix the rule, it was skipped", file.display())]
+    Yara {
+        /// The `.yar` file.
+        file: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// yara-x's message.
+        message: String,
+    },
+    /// A YARA file was found but this build has no YARA support.
+    #[error("{}: YARA rules need agentstack-security's `yara` cargo feature; the file was skipped", file.display())]
+    YaraUnavailable {
+        /// The `.yar` file.
+        file: PathBuf,
+    },
     /// Two rules have the same id; the later one was skipped.
     #[error("{}:{line}: rule id {id} is already defined at {first}; rename one of them", file.display())]
     Duplicate {
@@ -67,7 +84,9 @@ impl RuleError {
     pub fn file(&self) -> &std::path::Path {
         match self {
             RuleError::Io { path, .. } => path,
+            RuleError::YaraUnavailable { file } => file,
             RuleError::Syntax { file, .. }
+            | RuleError::Yara { file, .. }
             | RuleError::Invalid { file, .. }
             | RuleError::Pattern { file, .. }
             | RuleError::Duplicate { file, .. } => file,
@@ -77,8 +96,9 @@ impl RuleError {
     /// The 1-based line, when the error is inside a file.
     pub fn line(&self) -> Option<usize> {
         match self {
-            RuleError::Io { .. } => None,
+            RuleError::Io { .. } | RuleError::YaraUnavailable { .. } => None,
             RuleError::Syntax { line, .. }
+            | RuleError::Yara { line, .. }
             | RuleError::Invalid { line, .. }
             | RuleError::Pattern { line, .. }
             | RuleError::Duplicate { line, .. } => Some(*line),

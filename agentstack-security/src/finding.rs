@@ -30,11 +30,13 @@ pub enum Detector {
     TokenExplosion,
     /// Errors and timeouts piling up in one trace.
     ErrorChain,
+    /// A user's YARA rule matched a span's input or output (cargo feature `yara`).
+    Yara,
 }
 
 impl Detector {
     /// Every detector, in a fixed order.
-    pub const ALL: [Detector; 9] = [
+    pub const ALL: [Detector; 10] = [
         Detector::PromptInjection,
         Detector::IndirectInjection,
         Detector::PiiLeak,
@@ -44,6 +46,7 @@ impl Detector {
         Detector::AgentCycle,
         Detector::TokenExplosion,
         Detector::ErrorChain,
+        Detector::Yara,
     ];
 
     /// The stable snake_case name used in configs, alerts and eval files.
@@ -58,6 +61,7 @@ impl Detector {
             Detector::AgentCycle => "agent_cycle",
             Detector::TokenExplosion => "token_explosion",
             Detector::ErrorChain => "error_chain",
+            Detector::Yara => "yara",
         }
     }
 
@@ -78,6 +82,7 @@ impl Detector {
             Detector::AgentCycle => "Agent loop: agents cycling",
             Detector::TokenExplosion => "Token explosion",
             Detector::ErrorChain => "Chain of errors or timeouts",
+            Detector::Yara => "YARA rule matched",
         }
     }
 }

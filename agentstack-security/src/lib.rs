@@ -35,6 +35,8 @@ mod rules;
 mod runaway;
 mod span;
 mod text;
+#[cfg(feature = "yara")]
+mod yara;
 
 pub use alert::{Alert, AlertDeduplicator, Severity};
 pub use config::{
@@ -50,3 +52,5 @@ pub use rules::{
 };
 pub use runaway::RunawayTracker;
 pub use span::{ScanSpan, SpanKind};
+#[cfg(feature = "yara")]
+pub use yara::DEFAULT_YARA_SCORE;

@@ -99,6 +99,9 @@ struct RuleSetInner {
     keyword_rule: Vec<usize>,
     /// Rules without keywords: run on every text.
     always: Vec<usize>,
+    /// The YARA rules of the rules directory (feature `yara`).
+    #[cfg(feature = "yara")]
+    yara: Option<crate::yara::YaraRules>,
 }
 
 static BUILTIN_SET: LazyLock<RuleSet> = LazyLock::new(|| {
@@ -125,6 +128,21 @@ impl RuleSet {
     /// The rules, in load order.
     pub fn rules(&self) -> &[SignatureRule] {
         &self.inner.rules
+    }
+
+    /// The number of YARA rules that compiled (always 0 without the `yara` feature).
+    pub fn yara_rules_len(&self) -> usize {
+        #[cfg(feature = "yara")]
+        if let Some(yara) = &self.inner.yara {
+            return yara.len();
+        }
+        0
+    }
+
+    /// The YARA rules, when any file was loaded.
+    #[cfg(feature = "yara")]
+    pub(crate) fn yara(&self) -> Option<&crate::yara::YaraRules> {
+        self.inner.yara.as_ref()
     }
 
     /// Whether any rule could match `text`: a single prefilter pass.
@@ -206,6 +224,9 @@ fn guarded(text: &str, start: usize, words: &[String]) -> bool {
 pub struct RuleSetBuilder {
     rules: Vec<SignatureRule>,
     ids: HashMap<String, RuleSource>,
+    /// Made at the first YARA file.
+    #[cfg(feature = "yara")]
+    yara: Option<crate::yara::YaraBuilder>,
 }
 
 /// A rule file: `[[rule]]` tables.
@@ -303,8 +324,19 @@ impl RuleSetBuilder {
         errors
     }
 
-    /// Adds every `*.toml` file of `dir`, in name order. Returns the errors of all files; a file
-    /// that cannot be read or a malformed rule does not stop the others.
+    /// Adds the YARA rules of one file's text (feature `yara`); `file` names it in errors and
+    /// gives the rules their namespace. Returns one error per problem; the valid rules are added.
+    #[cfg(feature = "yara")]
+    pub fn add_yara(&mut self, file: &Path, text: &str) -> Vec<RuleError> {
+        self.yara
+            .get_or_insert_with(Default::default)
+            .add_file(file, text)
+    }
+
+    /// Adds every `*.toml` file of `dir` and every YARA file (`*.yar`, `*.yara`), in name
+    /// order. Returns the errors of all files; a file that cannot be read or a malformed rule
+    /// does not stop the others. Without the `yara` feature each YARA file is one
+    /// [`RuleError::YaraUnavailable`].
     pub fn add_dir(&mut self, dir: &Path) -> Vec<RuleError> {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
@@ -315,17 +347,29 @@ impl RuleSetBuilder {
                 }];
             }
         };
+        let is_yara = |p: &Path| p.extension().is_some_and(|x| x == "yar" || x == "yara");
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+            .filter(|p| (p.extension().is_some_and(|x| x == "toml") || is_yara(p)) && p.is_file())
             .collect();
         files.sort();
         let mut errors = Vec::new();
         for file in files {
-            match std::fs::read_to_string(&file) {
-                Ok(text) => errors.extend(self.add_toml(&file, &text)),
-                Err(source) => errors.push(RuleError::Io { path: file, source }),
+            let text = match std::fs::read_to_string(&file) {
+                Ok(text) => text,
+                Err(source) => {
+                    errors.push(RuleError::Io { path: file, source });
+                    continue;
+                }
+            };
+            if !is_yara(&file) {
+                errors.extend(self.add_toml(&file, &text));
+                continue;
             }
+            #[cfg(feature = "yara")]
+            errors.extend(self.add_yara(&file, &text));
+            #[cfg(not(feature = "yara"))]
+            errors.push(RuleError::YaraUnavailable { file });
         }
         errors
     }
@@ -439,6 +483,8 @@ impl RuleSetBuilder {
                 prefilter,
                 keyword_rule,
                 always,
+                #[cfg(feature = "yara")]
+                yara: self.yara.and_then(crate::yara::YaraBuilder::build),
             }),
         }
     }
