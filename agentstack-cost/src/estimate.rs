@@ -9,7 +9,7 @@
 //!   an approximation, and the cost is marked as estimated.
 //!
 //! What is counted: a captured input or output that is JSON (messages, LangChain payloads) is
-//! counted as its string values joined by newlines (arrays in order, objects in key order),
+//! counted as its string values joined by newlines (arrays in order, objects in document order),
 //! object keys and punctuation left out; text
 //! that is not JSON is counted as it is. Per-message framing tokens are not added.
 
@@ -100,10 +100,10 @@ mod tests {
     fn json_contributes_its_strings() {
         let captured =
             r#"[{"role":"user","content":"Plan a trip"},{"role":"assistant","content":"Day 1"}]"#;
-        // Object values in key order (serde_json sorts keys), arrays in order.
+        // Object values and arrays in document order.
         assert_eq!(
             captured_text(captured),
-            "Plan a trip\nuser\nDay 1\nassistant"
+            "user\nPlan a trip\nassistant\nDay 1"
         );
         assert_eq!(captured_text("\"just text\""), "just text");
         assert_eq!(captured_text("plain words"), "plain words");

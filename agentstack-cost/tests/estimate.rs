@@ -56,12 +56,12 @@ fn a_span_without_usage_is_estimated_from_its_text() {
     let input = r#"[{"role":"user","content":"Summarize the plot of Hamlet in one sentence."}]"#;
     let output = r#"[{"role":"assistant","content":"A prince avenges his father's murder and everyone dies."}]"#;
     let o200k = tiktoken_rs::o200k_base_singleton();
-    // The string values of the JSON, objects in key order, joined by newlines.
+    // The string values of the JSON in document order, joined by newlines.
     let input_tokens = o200k
-        .encode_ordinary("Summarize the plot of Hamlet in one sentence.\nuser")
+        .encode_ordinary("user\nSummarize the plot of Hamlet in one sentence.")
         .len() as u64;
     let output_tokens = o200k
-        .encode_ordinary("A prince avenges his father's murder and everyone dies.\nassistant")
+        .encode_ordinary("assistant\nA prince avenges his father's murder and everyone dies.")
         .len() as u64;
     let cost = Pricing::bundled().cost(&CostInput {
         model: Some("gpt-4o"),

@@ -111,7 +111,7 @@ fn send_all(url: &str, bodies: &[Vec<u8>]) -> (Duration, usize, HashMap<usize, I
                         refused.fetch_add(1, Ordering::Relaxed);
                         std::thread::sleep(Duration::from_millis(50));
                     }
-                    if i % 16 == 0 {
+                    if i.is_multiple_of(16) {
                         accepted.lock().unwrap().insert(i, Instant::now());
                     }
                 }

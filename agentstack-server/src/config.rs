@@ -189,6 +189,32 @@ pub struct ServeSection {
     pub retention_days: Option<u32>,
     /// `--dashboard-dir`; relative paths are relative to the config file's directory.
     pub dashboard_dir: Option<PathBuf>,
+    /// `--redis-url` (distributed mode).
+    pub redis_url: Option<String>,
+    /// `--clickhouse-url` (distributed mode).
+    pub clickhouse_url: Option<String>,
+    /// `--clickhouse-database`.
+    pub clickhouse_database: Option<String>,
+    /// `--clickhouse-user`.
+    pub clickhouse_user: Option<String>,
+    /// `--clickhouse-password`.
+    pub clickhouse_password: Option<String>,
+    /// `--stream-max-len`.
+    pub stream_max_len: Option<usize>,
+    /// `--claim-idle-ms`.
+    pub claim_idle_ms: Option<u64>,
+    /// `--max-deliveries`.
+    pub max_deliveries: Option<usize>,
+    /// `--write-batch-rows`.
+    pub write_batch_rows: Option<usize>,
+    /// `--write-batch-ms`.
+    pub write_batch_ms: Option<u64>,
+    /// `--hot-days`.
+    pub hot_days: Option<u32>,
+    /// `--clickhouse-retention-days`.
+    pub clickhouse_retention_days: Option<u32>,
+    /// `--health`.
+    pub health: Option<SocketAddr>,
 }
 
 impl ConfigFile {
@@ -308,6 +334,64 @@ fn apply_section(
         section.dashboard_dir.map(relative),
         unset("dashboard_dir"),
     );
+    // The distributed mode's settings, shared by every role.
+    fill(
+        &mut args.redis_url,
+        section.redis_url.map(Some),
+        unset("redis_url"),
+    );
+    fill(
+        &mut args.clickhouse_url,
+        section.clickhouse_url.map(Some),
+        unset("clickhouse_url"),
+    );
+    fill(
+        &mut args.clickhouse_database,
+        section.clickhouse_database,
+        unset("clickhouse_database"),
+    );
+    fill(
+        &mut args.clickhouse_user,
+        section.clickhouse_user.map(Some),
+        unset("clickhouse_user"),
+    );
+    fill(
+        &mut args.clickhouse_password,
+        section.clickhouse_password.map(Some),
+        unset("clickhouse_password"),
+    );
+    fill(
+        &mut args.stream_max_len,
+        section.stream_max_len,
+        unset("stream_max_len"),
+    );
+    fill(
+        &mut args.claim_idle_ms,
+        section.claim_idle_ms,
+        unset("claim_idle_ms"),
+    );
+    fill(
+        &mut args.max_deliveries,
+        section.max_deliveries,
+        unset("max_deliveries"),
+    );
+    fill(
+        &mut args.write_batch_rows,
+        section.write_batch_rows,
+        unset("write_batch_rows"),
+    );
+    fill(
+        &mut args.write_batch_ms,
+        section.write_batch_ms,
+        unset("write_batch_ms"),
+    );
+    fill(&mut args.hot_days, section.hot_days, unset("hot_days"));
+    fill(
+        &mut args.clickhouse_retention_days,
+        section.clickhouse_retention_days,
+        unset("clickhouse_retention_days"),
+    );
+    fill(&mut args.health, section.health.map(Some), unset("health"));
 }
 
 #[cfg(test)]
@@ -361,6 +445,26 @@ mod tests {
             "127.0.0.1:4317",
             "the default stays"
         );
+    }
+
+    #[test]
+    fn the_distributed_settings_come_from_the_same_table() {
+        let args = parsed_with(
+            &["--hot-days", "3"],
+            "[serve]\nredis_url = \"redis://10.0.0.5:6379/\"\n\
+             clickhouse_url = \"http://10.0.0.6:8123\"\nclickhouse_database = \"prod\"\n\
+             hot_days = 14\nclickhouse_retention_days = 30\nwrite_batch_rows = 5000\n\
+             health = \"127.0.0.1:9101\"\n",
+        )
+        .unwrap();
+        assert_eq!(args.redis_url.as_deref(), Some("redis://10.0.0.5:6379/"));
+        assert_eq!(args.clickhouse_url.as_deref(), Some("http://10.0.0.6:8123"));
+        assert_eq!(args.clickhouse_database, "prod");
+        assert_eq!(args.hot_days, 3, "the flag wins");
+        assert_eq!(args.clickhouse_retention_days, 30);
+        assert_eq!(args.write_batch_rows, 5000);
+        assert_eq!(args.write_batch_ms, 1000, "the default stays");
+        assert_eq!(args.health.unwrap().port(), 9101);
     }
 
     #[test]

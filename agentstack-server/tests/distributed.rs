@@ -2,8 +2,8 @@
 //! (`agentstack collector`, `worker writer`, `api`, or `serve` on both URLs) on a real Redis and a
 //! real ClickHouse 18.16 started by each test. Every span sent comes back from the API exactly
 //! once — through two collectors, across a writer killed with SIGKILL, across a ClickHouse
-//! outage; an unreachable Redis gets a 503 with Retry-After; a poison entry goes to the dead
-//! letters and the entries after it are written.
+//! outage; an unreachable Redis gets a 503 with Retry-After (and the SDK spools until it is
+//! back); a poison entry goes to the dead letters and the entries after it are written.
 
 mod support;
 
@@ -435,4 +435,63 @@ fn serve_given_both_urls_runs_the_distributed_pipeline_with_its_live_tail() {
     wait_for_exactly(serve.api.as_deref().unwrap(), &expected);
     let ready = get(&format!("{}/readyz", serve.api.as_deref().unwrap()));
     assert_eq!(ready.status, 200, "{}", ready.text());
+}
+
+#[agentstack::observe(kind = agent)]
+fn spooling_agent(question: &str) -> String {
+    format!("answered {question}")
+}
+
+#[test]
+fn the_sdk_spools_while_redis_is_down_and_everything_arrives_after() {
+    let (mut redis, clickhouse) = (Redis::start(), ClickHouse::start());
+    let db = "sdk_spool";
+    let collector = Role::start(&["collector"], &redis, &clickhouse, db);
+    let _writer = Role::start(&["worker", "writer"], &redis, &clickhouse, db);
+    let api = Role::start(&["api"], &redis, &clickhouse, db);
+    let endpoint = collector.collector.clone().unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let sdk = || {
+        agentstack::builder()
+            .endpoint(&endpoint)
+            .spool_path(spool.path().join("spool.db"))
+            .service_name("spooling-agent")
+            .max_retries(1)
+            .max_retry_delay(Duration::from_millis(100))
+            .init()
+            .unwrap()
+    };
+    redis.kill();
+    // The collector answers 503 (Redis is down): the SDK retries, then spools on shutdown.
+    let guard = sdk();
+    assert_eq!(
+        spooling_agent("during the outage"),
+        "answered during the outage"
+    );
+    drop(guard);
+    assert!(
+        spool.path().join("spool.db").exists(),
+        "the SDK spooled what the collector refused"
+    );
+    redis.restart();
+    // The next run delivers its own trace and replays the spooled one first.
+    let guard = sdk();
+    spooling_agent("after the outage");
+    drop(guard);
+    let api_url = api.api.clone().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = get(&format!("{api_url}/api/v1/traces?service=spooling-agent"));
+        let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+        let traces = body["traces"].as_array().unwrap().len();
+        if traces == 2 {
+            break;
+        }
+        assert!(traces < 2, "a trace shown twice: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "{traces} of the 2 runs arrived: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
