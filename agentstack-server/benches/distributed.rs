@@ -9,7 +9,8 @@
 //!    sampled traces from their 200 to their first appearance in a query, p50/p99.
 //! 3. The same load on `agentstack serve` (embedded: in-process bus, SQLite, every worker).
 //!
-//! Everything shares this machine's 2 cores. Scale with AGENTSTACK_BENCH_SCALE (default 1.0).
+//! Everything shares this machine's 2 cores. Scale with AGENTSTACK_BENCH_SCALE (default 1.0);
+//! the writer's `--write-batch-rows` with AGENTSTACK_BENCH_WRITE_BATCH_ROWS (default 1000).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -161,10 +162,18 @@ fn collector_alone(redis: &Redis, clickhouse: &ClickHouse, bodies: &[Vec<u8>]) {
 /// `bodies[i]` is `request(first + i)`.
 fn pipeline(redis: &Redis, clickhouse: &ClickHouse, bodies: &[Vec<u8>], first: usize) {
     let (redis_url, clickhouse_url) = (redis.url(), clickhouse.url());
+    let rows = std::env::var("AGENTSTACK_BENCH_WRITE_BATCH_ROWS").unwrap_or_else(|_| "1000".into());
     let _writer = start(&distributed_args(
         &redis_url,
         &clickhouse_url,
-        &["worker", "writer", "--health", "127.0.0.1:0"],
+        &[
+            "worker",
+            "writer",
+            "--health",
+            "127.0.0.1:0",
+            "--write-batch-rows",
+            &rows,
+        ],
     ));
     let collector = start(&distributed_args(
         &redis_url,
@@ -212,7 +221,7 @@ fn pipeline(redis: &Redis, clickhouse: &ClickHouse, bodies: &[Vec<u8>], first: u
                     }
                 }
                 drop(seen);
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(Duration::from_millis(100));
             }
         })
     };
@@ -220,7 +229,8 @@ fn pipeline(redis: &Redis, clickhouse: &ClickHouse, bodies: &[Vec<u8>], first: u
     let (took, refused, accepted) = send_all(&url, bodies);
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
-        let count: usize = clickhouse_query(&clickhouse_url, "SELECT count() FROM spans FINAL")
+        // No FINAL: nothing is delivered twice here, and the poll must not slow the inserts.
+        let count: usize = clickhouse_query(&clickhouse_url, "SELECT count() FROM spans")
             .trim()
             .parse()
             .unwrap_or(0);
@@ -231,7 +241,7 @@ fn pipeline(redis: &Redis, clickhouse: &ClickHouse, bodies: &[Vec<u8>], first: u
             Instant::now() < deadline,
             "only {count} of {spans} spans in ClickHouse"
         );
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(100));
     }
     let stored = start.elapsed();
     let _ = watcher.join();
@@ -245,7 +255,7 @@ fn pipeline(redis: &Redis, clickhouse: &ClickHouse, bodies: &[Vec<u8>], first: u
     println!(
         "collector → Redis → writer → ClickHouse: {spans} spans accepted in {took:.2?}, queryable \
          in {stored:.2?} = {:.0} spans/s ({refused} refusals retried); lag accepted → queryable \
-         p50 {:.0?} p99 {:.0?} ({} samples, 50 ms polling)",
+         p50 {:.0?} p99 {:.0?} ({} samples, 100 ms polling)",
         spans as f64 / stored.as_secs_f64(),
         percentile(&lags, 0.50),
         percentile(&lags, 0.99),

@@ -59,7 +59,7 @@ impl RedisBusConfig {
             claim_idle: Duration::from_secs(30),
             max_deliveries: 5,
             block: Duration::from_millis(500),
-            read_count: 16,
+            read_count: 64,
             timeout: Duration::from_secs(2),
         }
     }
@@ -289,7 +289,7 @@ impl RedisSubscription {
                 .await?;
             if !claimed.claimed.is_empty() {
                 for entry in claimed.claimed {
-                    self.take(entry).await?;
+                    self.take(entry, true).await?;
                 }
                 return Ok(!self.ready.is_empty());
             }
@@ -303,17 +303,22 @@ impl RedisSubscription {
             .await?;
         for key in reply.map(|r| r.keys).unwrap_or_default() {
             for entry in key.ids {
-                self.take(entry).await?;
+                self.take(entry, false).await?;
             }
         }
         Ok(!self.ready.is_empty())
     }
 
-    /// Decodes one entry into `ready`, or moves it to the dead letters.
-    async fn take(&mut self, entry: StreamId) -> redis::RedisResult<()> {
+    /// Decodes one entry into `ready`, or moves it to the dead letters. A `claimed` entry (taken
+    /// over from another consumer) may have been delivered before; a new one was not.
+    async fn take(&mut self, entry: StreamId, claimed: bool) -> redis::RedisResult<()> {
         let config = Arc::clone(&self.bus.config);
         let mut conn = self.bus.conn.clone();
-        let deliveries = self.deliveries(&entry.id).await?;
+        let deliveries = if claimed {
+            self.deliveries(&entry.id).await?
+        } else {
+            1
+        };
         let decoded = entry
             .get::<Vec<u8>>(BATCH_FIELD)
             .ok_or_else(|| format!("the entry has no `{BATCH_FIELD}` field"))
