@@ -3,7 +3,8 @@
 //! real ClickHouse 18.16 started by each test. Every span sent comes back from the API exactly
 //! once — through two collectors, across a writer killed with SIGKILL, across a ClickHouse
 //! outage; an unreachable Redis gets a 503 with Retry-After (and the SDK spools until it is
-//! back); a poison entry goes to the dead letters and the entries after it are written.
+//! back); a poison entry goes to the dead letters and the entries after it are written; the
+//! writer archives and drops whole days by the configured windows.
 
 mod support;
 
@@ -494,4 +495,80 @@ fn the_sdk_spools_while_redis_is_down_and_everything_arrives_after() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Trace `n` whose spans started `days_ago` days ago.
+fn old_trace_request(n: u32, days_ago: u64) -> Vec<u8> {
+    let (trace, _) = trace_id(n);
+    let start = now_nanos() - days_ago * 86_400_000_000_000;
+    let span = Span {
+        trace_id: trace,
+        span_id: [n.to_be_bytes(), 1u32.to_be_bytes()].concat(),
+        name: format!("{days_ago} days ago"),
+        kind: 1,
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + 1_000_000,
+        ..Default::default()
+    };
+    request_of("retention-test", vec![span]).encode_to_vec()
+}
+
+/// `SELECT count() FROM table` in `db`.
+fn clickhouse_count(clickhouse: &ClickHouse, db: &str, table: &str) -> u64 {
+    let mut answer = ureq::post(&format!("{}/?database={db}", clickhouse.url()))
+        .send(format!("SELECT count() FROM {table} FINAL"))
+        .unwrap();
+    answer
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_writer_moves_days_past_the_hot_window_and_drops_days_past_retention() {
+    let (redis, clickhouse) = (Redis::start(), ClickHouse::start());
+    let db = "retention";
+    let collector = Role::start(&["collector"], &redis, &clickhouse, db);
+    let url = collector.collector.clone().unwrap();
+    let api = Role::start(&["api"], &redis, &clickhouse, db);
+    let windows = ["--hot-days", "7", "--clickhouse-retention-days", "90"];
+    let mut args = vec!["worker", "writer"];
+    args.extend(windows);
+    let mut writer = Role::start(&args, &redis, &clickhouse, db);
+    for (n, days_ago) in [(1, 0), (2, 10), (3, 100)] {
+        let body = old_trace_request(n, days_ago);
+        let answer = post(
+            &format!("{url}/v1/traces"),
+            "application/x-protobuf",
+            None,
+            &body,
+        );
+        assert_eq!(answer.status, 200, "{}", answer.text());
+    }
+    let all: HashMap<u32, i64> = [(1, 1), (2, 1), (3, 1)].into_iter().collect();
+    wait_for_exactly(api.api.as_deref().unwrap(), &all);
+    // A writer sweeps at start-up (then hourly): the next one applies the windows.
+    writer.kill9();
+    let _writer = Role::start(&args, &redis, &clickhouse, db);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (hot, archived) = (
+            clickhouse_count(&clickhouse, db, "spans"),
+            clickhouse_count(&clickhouse, db, "spans_archive"),
+        );
+        // Today's span stays hot, the 10-day-old one is archived, the 100-day-old one is gone.
+        if (hot, archived) == (1, 1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "spans {hot}, spans_archive {archived}: expected 1 and 1"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let only_today: HashMap<u32, i64> = [(1, 1)].into_iter().collect();
+    wait_for_exactly(api.api.as_deref().unwrap(), &only_today);
 }
