@@ -162,14 +162,9 @@ impl ClickHouseStore {
         if new.is_empty() {
             return Ok(new);
         }
-        let action = "inserting alerts";
-        let mut insert = self
-            .client()
-            .insert::<AlertRow>("security_alerts")
-            .await
-            .map_err(|source| self.error(action, source))?;
-        for alert in &new {
-            let row = AlertRow {
+        let rows: Vec<AlertRow> = new
+            .iter()
+            .map(|alert| AlertRow {
                 project: alert.project.clone(),
                 dedup_key: alert.dedup_key.clone(),
                 trace_id: alert.trace_id.clone(),
@@ -182,16 +177,10 @@ impl ClickHouseStore {
                 severity_rank: severity_rank(alert.severity),
                 time_unix_nanos: alert.time_unix_nanos.max(0) as u64,
                 write_rank: u64::MAX - alert.id as u64,
-            };
-            insert
-                .write(&row)
-                .await
-                .map_err(|source| self.error(action, source))?;
-        }
-        insert
-            .end()
-            .await
-            .map_err(|source| self.error(action, source))?;
+            })
+            .collect();
+        self.insert_rows("security_alerts", &rows, "inserting alerts")
+            .await?;
         Ok(new)
     }
 }

@@ -172,20 +172,8 @@ impl ClickHouseStore {
     }
 
     async fn write_api_key(&self, row: ApiKeyRow) -> Result<(), ClickHouseStoreError> {
-        let action = "storing an API key";
-        let mut insert = self
-            .client()
-            .insert::<ApiKeyRow>("api_keys")
+        self.insert_rows("api_keys", &[row], "storing an API key")
             .await
-            .map_err(|source| self.error(action, source))?;
-        insert
-            .write(&row)
-            .await
-            .map_err(|source| self.error(action, source))?;
-        insert
-            .end()
-            .await
-            .map_err(|source| self.error(action, source))
     }
 }
 

@@ -73,25 +73,8 @@ impl ClickHouseStore {
         &self,
         rows: &[CostMetricRow],
     ) -> Result<(), ClickHouseStoreError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let action = "inserting cost metrics";
-        let mut insert = self
-            .client()
-            .insert::<CostMetricRow>("cost_metrics")
+        self.insert_rows("cost_metrics", rows, "inserting cost metrics")
             .await
-            .map_err(|source| self.error(action, source))?;
-        for row in rows {
-            insert
-                .write(row)
-                .await
-                .map_err(|source| self.error(action, source))?;
-        }
-        insert
-            .end()
-            .await
-            .map_err(|source| self.error(action, source))
     }
 
     /// The cost of `project` (`None`: every project) per model, agent and hour in

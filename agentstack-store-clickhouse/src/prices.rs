@@ -62,20 +62,8 @@ impl ClickHouseStore {
             updated_unix_nanos: now_unix_nanos_given,
             write_version: now_unix_nanos(),
         };
-        let action = "storing price overrides";
-        let mut insert = self
-            .client()
-            .insert::<PriceOverridesRow>("price_overrides")
+        self.insert_rows("price_overrides", &[row], "storing price overrides")
             .await
-            .map_err(|source| self.error(action, source))?;
-        insert
-            .write(&row)
-            .await
-            .map_err(|source| self.error(action, source))?;
-        insert
-            .end()
-            .await
-            .map_err(|source| self.error(action, source))
     }
 
     /// The stored price overrides of `project` (JSON text) and when they were set.

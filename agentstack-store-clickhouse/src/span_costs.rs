@@ -284,22 +284,12 @@ impl ClickHouseStore {
             return Ok(new);
         }
         let now = now_unix_nanos();
-        let action = "inserting span costs";
-        let mut insert = self
-            .client()
-            .insert::<SpanCostRow>("span_costs")
-            .await
-            .map_err(|source| self.error(action, source))?;
-        for &at in &new {
-            insert
-                .write(&SpanCostRow::new(&costs[at], now))
-                .await
-                .map_err(|source| self.error(action, source))?;
-        }
-        insert
-            .end()
-            .await
-            .map_err(|source| self.error(action, source))?;
+        let rows: Vec<SpanCostRow> = new
+            .iter()
+            .map(|&at| SpanCostRow::new(&costs[at], now))
+            .collect();
+        self.insert_rows("span_costs", &rows, "inserting span costs")
+            .await?;
         Ok(new)
     }
 

@@ -268,22 +268,7 @@ impl ClickHouseStore {
         if rows.is_empty() {
             return Ok(0);
         }
-        let action = "inserting spans";
-        let mut insert = self
-            .client
-            .insert::<SpanRow>("spans")
-            .await
-            .map_err(|source| self.error(action, source))?;
-        for row in &rows {
-            insert
-                .write(row)
-                .await
-                .map_err(|source| self.error(action, source))?;
-        }
-        insert
-            .end()
-            .await
-            .map_err(|source| self.error(action, source))?;
+        self.insert_rows("spans", &rows, "inserting spans").await?;
         self.insert_links(&link_rows_of(spans, &rows)).await?;
         Ok(rows.len())
     }
@@ -291,25 +276,8 @@ impl ClickHouseStore {
     /// Writes the links of a batch just written (after its spans: a batch that fails between
     /// the two is written again whole by its retry, and both tables fold the repeats).
     async fn insert_links(&self, links: &[LinkRow]) -> Result<(), ClickHouseStoreError> {
-        if links.is_empty() {
-            return Ok(());
-        }
-        let action = "inserting span links";
-        let mut insert = self
-            .client
-            .insert::<LinkRow>("span_links")
+        self.insert_rows("span_links", links, "inserting span links")
             .await
-            .map_err(|source| self.error(action, source))?;
-        for link in links {
-            insert
-                .write(link)
-                .await
-                .map_err(|source| self.error(action, source))?;
-        }
-        insert
-            .end()
-            .await
-            .map_err(|source| self.error(action, source))
     }
 
     /// The most recent traces that pass `filter`, newest first (by trace start, then trace id
@@ -542,6 +510,37 @@ impl ClickHouseStore {
 
     pub(crate) fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// Writes `rows` into `table` with one INSERT (none when there are no rows); `action` names
+    /// it in the error.
+    pub(crate) async fn insert_rows<T>(
+        &self,
+        table: &str,
+        rows: &[T],
+        action: &'static str,
+    ) -> Result<(), ClickHouseStoreError>
+    where
+        T: clickhouse::RowOwned + clickhouse::RowWrite,
+    {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self
+            .client
+            .insert::<T>(table)
+            .await
+            .map_err(|source| self.error(action, source))?;
+        for row in rows {
+            insert
+                .write(row)
+                .await
+                .map_err(|source| self.error(action, source))?;
+        }
+        insert
+            .end()
+            .await
+            .map_err(|source| self.error(action, source))
     }
 
     /// The store's error for a failure of the client while doing `action`.
