@@ -11,7 +11,6 @@
 //! whose agent is not in its write keeps an empty agent.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use agentstack_cost::{
     Budget, BudgetCrossing, BudgetSubject, BudgetTracker, CostInput, PRODUCER_COST_ATTRIBUTES,
@@ -26,6 +25,7 @@ use crate::bus::{SpanBatch, SpanSubscription};
 use crate::normalize::NormalizedSpan;
 use crate::pricing::ProjectPricing;
 use crate::store::{Store, StoreResult};
+use crate::workers::retry::{Retried, retry};
 
 /// The consumer group of the cost worker.
 pub const COST_GROUP: &str = "cost";
@@ -38,9 +38,6 @@ const MAX_AGENT_DEPTH: usize = 64;
 
 /// Spans gathered into one write at most.
 const MAX_SPANS_PER_WRITE: usize = 8_192;
-
-/// How often a write is tried before it is given up (100 ms, 200 ms, … between tries).
-const ATTEMPTS: u32 = 5;
 
 /// What the cost worker did, for the shutdown message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -408,13 +405,13 @@ pub async fn run(
         let rows = Arc::new(priced(&batches, &pricing));
         if !rows.is_empty() {
             match write(&mut subscription, &store, &rows, &mut stats).await {
-                Written::New(new) => {
+                Retried::Done(new) => {
                     add_to_budgets(&rows, &new, &mut budgets, &alerts, &mut stats);
                 }
-                Written::GaveUp => {}
+                Retried::Malformed(_) | Retried::GaveUp => {}
                 // Stopping while the store is down: the batches stay unacknowledged in the
                 // durable bus for the next cost worker.
-                Written::Abandoned => return stats,
+                Retried::Abandoned => return stats,
             }
         }
         // Priced and stored (or counted as failed), crossings raised: a durable bus may forget
@@ -464,57 +461,27 @@ fn priced(batches: &[Arc<SpanBatch>], pricing: &ProjectPricing) -> Vec<SpanCostR
     price_spans(&spans, pricing)
 }
 
-/// How a write of span costs ended.
-enum Written {
-    /// Stored: the positions of the new rows.
-    New(Vec<usize>),
-    /// Refused every time (counted as failed); a bus that forgets moves on.
-    GaveUp,
-    /// The process is stopping while the store still fails; nothing was written.
-    Abandoned,
-}
-
-/// Writes `rows`, retrying what may pass later: [`ATTEMPTS`] times on the in-process bus, and
-/// on a durable bus until it passes or the process stops.
+/// Writes `rows`, retried as [`retry`] does; counts what it did.
 async fn write(
     subscription: &mut impl SpanSubscription,
     store: &Arc<dyn Store>,
     rows: &Arc<Vec<SpanCostRecord>>,
     stats: &mut CostStats,
-) -> Written {
+) -> Retried<Vec<usize>> {
     let total = rows.len() as u64;
-    let mut delay = Duration::from_millis(100);
-    let durable = subscription.is_durable();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match store.insert_span_costs(Arc::clone(rows)).await {
-            Ok(new) => {
-                stats.priced += new.len() as u64;
-                stats.duplicates += total - new.len() as u64;
-                return Written::New(new);
-            }
-            Err(_) if durable && subscription.is_closed() => return Written::Abandoned,
-            Err(error) if durable => eprintln!(
-                "agentstack: cost: {error} (attempt {attempt}; the spans wait in the bus, \
-                 retrying in {} ms)",
-                delay.as_millis()
-            ),
-            Err(error) if attempt < ATTEMPTS => eprintln!(
-                "agentstack serve: cost: {error} (attempt {attempt} of {ATTEMPTS}, retrying in \
-                 {} ms)",
-                delay.as_millis()
-            ),
-            Err(error) => {
-                eprintln!("agentstack serve: cost: {error}; giving up on these span costs");
-                break;
-            }
+    let written = retry(subscription, "cost", || {
+        store.insert_span_costs(Arc::clone(rows))
+    })
+    .await;
+    match &written {
+        Retried::Done(new) => {
+            stats.priced += new.len() as u64;
+            stats.duplicates += total - new.len() as u64;
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(5));
+        Retried::Malformed(_) | Retried::GaveUp => stats.failed += total,
+        Retried::Abandoned => {}
     }
-    stats.failed += total;
-    Written::GaveUp
+    written
 }
 
 #[cfg(test)]

@@ -3,5 +3,6 @@
 //! span costs, cost metrics, budget alerts).
 
 pub mod cost;
+mod retry;
 pub mod security;
 pub mod writer;

@@ -13,10 +13,7 @@ use crate::live::LiveFeed;
 use crate::metrics::Metrics;
 use crate::normalize::NormalizedSpan;
 use crate::store::Store;
-
-/// How often a batch is tried before it is given up (with a message): a busy or failing file
-/// gets 100 ms, 200 ms, … between tries.
-const ATTEMPTS: u32 = 6;
+use crate::workers::retry::{Retried, retry};
 
 /// What the writer did, for the shutdown message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -138,9 +135,6 @@ impl Batching {
     };
 }
 
-/// The longest wait between two tries of a write on a durable bus.
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(5);
-
 /// Who hears of a stored write: the live tail, and the metrics.
 #[derive(Clone, Copy)]
 struct Sinks<'a> {
@@ -160,9 +154,8 @@ enum Outcome {
     Abandoned,
 }
 
-/// Writes `batches` in one store call, retrying what may pass later: on a durable bus until
-/// it passes (the batches wait, unacknowledged, and the bus's backlog grows) or the process
-/// stops; on the in-process bus [`ATTEMPTS`] times, then it counts them as failed.
+/// Writes `batches` in one store call, retried as [`retry`] does (on a durable bus until it
+/// passes or the process stops; in-process a few times, then counted as failed).
 async fn write(
     subscription: &mut impl SpanSubscription,
     store: &Arc<dyn Store>,
@@ -170,7 +163,6 @@ async fn write(
     stats: &mut WriterStats,
     sinks: Sinks<'_>,
 ) -> Outcome {
-    let durable = subscription.is_durable();
     let records: Arc<Vec<SpanRecord>> = Arc::new(
         batches
             .iter()
@@ -178,55 +170,28 @@ async fn write(
             .collect(),
     );
     let total = records.len() as u64;
-    let mut delay = Duration::from_millis(100);
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let started = std::time::Instant::now();
-        match store.insert_spans(Arc::clone(&records)).await {
-            Ok(new) => {
-                stats.written += new as u64;
-                stats.duplicates += total - new as u64;
-                if let Some(metrics) = sinks.metrics {
-                    metrics.observe_write(started.elapsed(), new);
-                }
-                if let Some(live) = sinks.live {
-                    live.publish(records);
-                }
-                return Outcome::Done;
+    let started = Instant::now();
+    match retry(subscription, "writer", || {
+        store.insert_spans(Arc::clone(&records))
+    })
+    .await
+    {
+        Retried::Done(new) => {
+            stats.written += new as u64;
+            stats.duplicates += total - new as u64;
+            if let Some(metrics) = sinks.metrics {
+                metrics.observe_write(started.elapsed(), new);
             }
-            // A malformed span refuses the whole write and will not get better by waiting.
-            Err(error) if error.is_malformed_span() => {
-                if batches.len() > 1 {
-                    return Outcome::Malformed;
-                }
-                eprintln!("agentstack: writer: {error}");
-                break;
+            if let Some(live) = sinks.live {
+                live.publish(records);
             }
-            Err(error) if durable => {
-                if subscription.is_closed() {
-                    return Outcome::Abandoned;
-                }
-                eprintln!(
-                    "agentstack: writer: {error} (attempt {attempt}; the spans wait in the bus, \
-                     retrying in {} ms)",
-                    delay.as_millis()
-                );
-            }
-            Err(error) if attempt < ATTEMPTS => {
-                eprintln!(
-                    "agentstack: writer: {error} (attempt {attempt} of {ATTEMPTS}, retrying in \
-                     {} ms)",
-                    delay.as_millis()
-                );
-            }
-            Err(error) => {
-                eprintln!("agentstack: writer: {error}; giving up on this batch");
-                break;
-            }
+            return Outcome::Done;
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(MAX_RETRY_DELAY);
+        // A malformed span refuses the whole write: the batches are written one by one.
+        Retried::Malformed(_) if batches.len() > 1 => return Outcome::Malformed,
+        Retried::Malformed(error) => eprintln!("agentstack: writer: {error}"),
+        Retried::GaveUp => {}
+        Retried::Abandoned => return Outcome::Abandoned,
     }
     stats.failed += total;
     eprintln!("agentstack: writer: {total} spans of this batch were not stored");
