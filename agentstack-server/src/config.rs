@@ -31,6 +31,7 @@ use serde::Deserialize;
 use agentstack_security::SecurityConfig;
 
 use crate::alerts::webhooks::WebhookConfig;
+use crate::logging::LogFormat;
 use crate::serve::ServeArgs;
 
 /// The config file read when `--config` is not given, if it exists.
@@ -215,6 +216,10 @@ pub struct ServeSection {
     pub clickhouse_retention_days: Option<u32>,
     /// `--health`.
     pub health: Option<SocketAddr>,
+    /// `--log-format`: `text` or `json`.
+    pub log_format: Option<LogFormat>,
+    /// `--log`: the log filter.
+    pub log: Option<String>,
 }
 
 impl ConfigFile {
@@ -392,6 +397,12 @@ fn apply_section(
         unset("clickhouse_retention_days"),
     );
     fill(&mut args.health, section.health.map(Some), unset("health"));
+    fill(
+        &mut args.log_format,
+        section.log_format,
+        unset("log_format"),
+    );
+    fill(&mut args.log_filter, section.log, unset("log_filter"));
 }
 
 #[cfg(test)]
@@ -465,6 +476,19 @@ mod tests {
         assert_eq!(args.write_batch_rows, 5000);
         assert_eq!(args.write_batch_ms, 1000, "the default stays");
         assert_eq!(args.health.unwrap().port(), 9101);
+    }
+
+    #[test]
+    fn the_log_settings_come_from_the_table_and_a_flag_wins() {
+        let text = "[serve]\nlog_format = \"json\"\nlog = \"warn,agentstack_server=debug\"\n";
+        let args = parsed_with(&[], text).unwrap();
+        assert_eq!(args.log_format, LogFormat::Json);
+        assert_eq!(args.log_filter, "warn,agentstack_server=debug");
+        let args = parsed_with(&["--log-format", "text", "--log", "error"], text).unwrap();
+        assert_eq!(args.log_format, LogFormat::Text, "the flag wins");
+        assert_eq!(args.log_filter, "error", "the flag wins");
+        let error = parsed_with(&[], "[serve]\nlog_format = \"xml\"\n").unwrap_err();
+        assert!(error.to_string().contains("log_format"), "{error}");
     }
 
     #[test]

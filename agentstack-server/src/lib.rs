@@ -14,6 +14,7 @@ pub mod collector;
 pub mod config;
 pub mod health;
 pub mod live;
+pub mod logging;
 pub mod metrics;
 pub mod normalize;
 pub mod pipeline;

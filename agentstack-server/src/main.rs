@@ -151,11 +151,16 @@ fn main() -> ExitCode {
         (Command::Worker(worker), Some((_, sub))) => Some((&mut worker.serve, sub)),
         _ => None,
     };
-    if let Some((args, sub)) = server_args
-        && let Err(error) = agentstack_server::config::apply_config_file(args, sub)
-    {
-        eprintln!("agentstack: {error}");
-        return ExitCode::FAILURE;
+    if let Some((args, sub)) = server_args {
+        if let Err(error) = agentstack_server::config::apply_config_file(args, sub) {
+            eprintln!("agentstack: {error}");
+            return ExitCode::FAILURE;
+        }
+        // The server's events go to stderr as structured logs from here on.
+        if let Err(error) = agentstack_server::logging::init(args.log_format, &args.log_filter) {
+            eprintln!("agentstack: {error}");
+            return ExitCode::FAILURE;
+        }
     }
     let color = ColorChoice::from(cli.color);
     // Messages on stderr follow the same choice.

@@ -133,7 +133,7 @@ impl Metrics {
         if let Some((bus, groups)) = redis
             && let Err(error) = self.sample_redis(&bus, &groups).await
         {
-            eprintln!("agentstack: metrics: reading Redis failed: {error}");
+            tracing::warn!(%error, "metrics: reading Redis failed; its gauges keep their last values");
         }
         let mut text = String::new();
         if let Err(error) = encode(&mut text, &self.registry) {

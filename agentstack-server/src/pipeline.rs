@@ -242,7 +242,7 @@ pub async fn run<B: SpanBus>(
                 .await
                 .context("loading the security rules")?;
         for error in &rule_errors {
-            eprintln!("agentstack {name}: security rules: {error} (the other rules are used)");
+            tracing::warn!(%error, "a security rule was not loaded; the other rules are used");
         }
         Some(tokio::spawn(security::run(
             bus.subscribe(SECURITY_GROUP)?,
@@ -294,7 +294,7 @@ pub async fn run<B: SpanBus>(
     let retention_text = retention_description(&retention);
     let retention = stages
         .writer
-        .then(|| tokio::spawn(retention_sweeps(retention, name.to_string())));
+        .then(|| tokio::spawn(retention_sweeps(retention)));
 
     // Say what runs where.
     let collector_local = collector_listener
@@ -432,6 +432,18 @@ pub async fn run<B: SpanBus>(
         writeln!(out, "agentstack {name}: span store {}", store.describe())?;
         out.flush()?;
     }
+    let address = |addr: Option<std::net::SocketAddr>| addr.map(|a| a.to_string());
+    tracing::info!(
+        role = name,
+        version = env!("CARGO_PKG_VERSION"),
+        otlp_http = address(collector_local),
+        otlp_grpc = address(grpc_local),
+        api = address(api_local),
+        health = address(health_local),
+        bus = %bus.describe(),
+        store = %store.describe(),
+        "started"
+    );
 
     // One shutdown for every listener.
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -550,6 +562,13 @@ pub async fn run<B: SpanBus>(
     let mut out_lines = Vec::new();
     if let Some(writer) = writer {
         let stats = writer.await.context("the writer worker failed")?;
+        tracing::info!(
+            written = stats.written,
+            batches = stats.batches,
+            duplicates = stats.duplicates,
+            failed = stats.failed,
+            "writer stopped"
+        );
         out_lines.push(format!(
             "the writer stored {} new spans from {} requests ({} repeats, {} failed)",
             stats.written, stats.batches, stats.duplicates, stats.failed
@@ -557,6 +576,13 @@ pub async fn run<B: SpanBus>(
     }
     if let Some(cost_worker) = cost_worker {
         let costs = cost_worker.await.context("the cost worker failed")?;
+        tracing::info!(
+            priced = costs.priced,
+            duplicates = costs.duplicates,
+            failed = costs.failed,
+            budget_alerts = costs.budget_alerts,
+            "cost worker stopped"
+        );
         out_lines.push(format!(
             "cost: priced {} new spans ({} repeats, {} failed), raised {} budget alerts",
             costs.priced, costs.duplicates, costs.failed, costs.budget_alerts
@@ -570,6 +596,12 @@ pub async fn run<B: SpanBus>(
     if let Some(dispatcher) = dispatcher {
         let alert_stats = dispatcher.await.context("the alert dispatcher failed")?;
         if let Some(scanned) = scanned {
+            tracing::info!(
+                scanned = scanned.scanned,
+                raised = scanned.raised,
+                stored = alert_stats.stored,
+                "security worker stopped"
+            );
             out_lines.push(format!(
                 "security: scanned {} spans, raised {} alerts ({} new)",
                 scanned.scanned, scanned.raised, alert_stats.stored
@@ -648,7 +680,7 @@ fn retention_description(retention: &Retention) -> Option<String> {
 }
 
 /// Applies `retention` now and every [`RETENTION_INTERVAL`], until aborted.
-async fn retention_sweeps(retention: Retention, name: String) {
+async fn retention_sweeps(retention: Retention) {
     let mut every = tokio::time::interval(RETENTION_INTERVAL);
     loop {
         every.tick().await;
@@ -664,13 +696,16 @@ async fn retention_sweeps(retention: Retention, name: String) {
                 let store = Arc::clone(store);
                 match tokio::task::spawn_blocking(move || store.delete_older_than(cutoff)).await {
                     Ok(Ok(0)) => {}
-                    Ok(Ok(deleted)) => println!(
-                        "agentstack {name}: retention: deleted {deleted} spans of traces that \
-                         ended over {days} days ago"
+                    Ok(Ok(deleted)) => tracing::info!(
+                        deleted,
+                        days,
+                        "retention: deleted the spans of traces that ended over `days` days ago"
                     ),
-                    Ok(Err(error)) => eprintln!("agentstack {name}: retention: {error}"),
+                    Ok(Err(error)) => {
+                        tracing::error!(%error, "retention: the sweep failed; next try in an hour");
+                    }
                     Err(error) => {
-                        eprintln!("agentstack {name}: retention: the sweep failed: {error}");
+                        tracing::error!(%error, "retention: the sweep failed; next try in an hour");
                     }
                 }
             }
@@ -680,20 +715,28 @@ async fn retention_sweeps(retention: Retention, name: String) {
                 days,
             } => {
                 match store.archive_older_than(*hot_days).await {
-                    Ok(moved) if !moved.is_empty() => println!(
-                        "agentstack {name}: retention: moved {} day(s) to spans_archive",
-                        moved.len()
+                    Ok(moved) if !moved.is_empty() => tracing::info!(
+                        days_moved = moved.len(),
+                        hot_days,
+                        "retention: moved the days past the hot window to spans_archive"
                     ),
                     Ok(_) => {}
-                    Err(error) => eprintln!("agentstack {name}: retention: {error}"),
+                    Err(error) => tracing::error!(
+                        %error,
+                        "retention: archiving failed; next try in an hour"
+                    ),
                 }
                 match store.drop_older_than(*days).await {
-                    Ok(dropped) if !dropped.is_empty() => println!(
-                        "agentstack {name}: retention: dropped {} day(s) older than {days} days",
-                        dropped.len()
+                    Ok(dropped) if !dropped.is_empty() => tracing::info!(
+                        days_dropped = dropped.len(),
+                        days,
+                        "retention: dropped the days older than the retention window"
                     ),
                     Ok(_) => {}
-                    Err(error) => eprintln!("agentstack {name}: retention: {error}"),
+                    Err(error) => tracing::error!(
+                        %error,
+                        "retention: dropping old days failed; next try in an hour"
+                    ),
                 }
             }
         }

@@ -15,6 +15,7 @@ use anyhow::Context;
 use crate::alerts::webhooks::WebhookConfig;
 use crate::bus::InProcessBus;
 use crate::collector;
+use crate::logging::LogFormat;
 use crate::pipeline::{self, Backend, Retention, Stages};
 use crate::pricing::ProjectPricing;
 use crate::store::{SqliteStore, Store};
@@ -204,6 +205,26 @@ pub struct ServeArgs {
     /// answer them on their own port)
     #[arg(long, value_name = "ADDR", env = "AGENTSTACK_HEALTH_ADDR")]
     pub health: Option<SocketAddr>,
+
+    /// How log lines on stderr are written: text, or json (one object per line)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        env = "AGENTSTACK_LOG_FORMAT",
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
+
+    /// Which log events are written: a level (error, warn, info, debug, trace) or directives
+    /// such as "info,agentstack_server::bus=debug"
+    #[arg(
+        long = "log",
+        value_name = "FILTER",
+        env = "AGENTSTACK_LOG",
+        default_value = crate::logging::DEFAULT_FILTER
+    )]
+    pub log_filter: String,
 }
 
 /// Runs the server until `shutdown` completes, then drains the bus into the store: every stage
@@ -300,7 +321,7 @@ pub(crate) async fn cost_settings(
         .await
         .context("cannot read the stored price overrides")?;
     for problem in pricing.load_stored(stored) {
-        eprintln!("agentstack serve: cost: {problem}");
+        tracing::warn!(%problem, "a stored price override is not used");
     }
     Ok(((pricing, tracker), budgets))
 }
@@ -327,5 +348,5 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {}
         () = terminate => {}
     }
-    eprintln!("agentstack serve: shutting down: no new requests; storing what was accepted");
+    tracing::info!("shutting down: no new requests; storing what was accepted");
 }

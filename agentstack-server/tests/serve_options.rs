@@ -139,7 +139,7 @@ fn retention_deletes_traces_past_the_window_and_keeps_the_rest() {
         .unwrap()
         .insert_spans(&[stored_span(1, 45), stored_span(2, 20), stored_span(3, 0)])
         .unwrap();
-    let server = Server::start_in(dir, &["--retention-days", "30"]);
+    let server = Server::start_in(dir, &["--retention-days", "30", "--log-format", "json"]);
     let deadline = Instant::now() + Duration::from_secs(20);
     let store = SqliteSpanStore::open(&server.db).unwrap();
     while store.span_count().unwrap() > 2 {
@@ -149,22 +149,14 @@ fn retention_deletes_traces_past_the_window_and_keeps_the_rest() {
     assert!(store.trace(&trace_hex(1)).unwrap().is_empty());
     assert_eq!(store.trace(&trace_hex(2)).unwrap().len(), 1);
     assert_eq!(store.trace(&trace_hex(3)).unwrap().len(), 1);
-    // The sweep says what it deleted, from a worker thread; that must not keep the server
-    // from stopping (it once blocked forever on stdout, locked by the viewer's terminal).
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !server
-        .stdout
-        .lock()
-        .unwrap()
-        .join("\n")
-        .contains("retention: deleted")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the sweep never said what it deleted"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // The sweep logs what it deleted, as fields of a JSON line, from a worker thread; that
+    // must not keep the server from stopping (it once blocked forever on stdout, locked by the
+    // viewer's terminal).
+    let line = server.wait_logged("retention: deleted");
+    let event: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+    assert_eq!(event["level"], "INFO", "{line}");
+    assert_eq!(event["deleted"], 1, "one span was past the window: {line}");
+    assert_eq!(event["days"], 30, "{line}");
     let mut server = server;
     server.sigterm();
     assert!(server.wait_exit(), "serve exits on SIGTERM");
@@ -293,5 +285,73 @@ fn health_and_readiness_answer() {
     assert_eq!(
         (status, &ready["status"]),
         (200, &serde_json::json!("ready"))
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_with_the_events_fields() {
+    let mut server = Server::start(&["--log-format", "json"]);
+    let started: serde_json::Value =
+        serde_json::from_str(&server.wait_logged("\"started\"")).unwrap();
+    assert_eq!(started["role"], "serve", "{started}");
+    assert_eq!(
+        started["otlp_http"]
+            .as_str()
+            .map(|addr| format!("http://{addr}")),
+        Some(server.base.clone()),
+        "{started}"
+    );
+    server.sigterm();
+    assert!(server.wait_exit(), "serve exits on SIGTERM");
+    let lines = server.all_logged();
+    let stopped: serde_json::Value = serde_json::from_str(
+        lines
+            .iter()
+            .find(|line| line.contains("writer stopped"))
+            .expect("the writer's summary is logged"),
+    )
+    .unwrap();
+    assert_eq!(stopped["written"], 0, "{stopped}");
+    assert!(lines.len() >= 3, "{lines:?}");
+    for line in &lines {
+        let event: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: not JSON: {line}"));
+        for key in ["timestamp", "level", "target", "message"] {
+            assert!(event.get(key).is_some(), "no {key} in {line}");
+        }
+    }
+}
+
+#[test]
+fn the_log_filter_hides_the_events_below_its_level() {
+    // As a control, the default filter (info) logs the shutdown …
+    let mut server = Server::start(&[]);
+    server.sigterm();
+    assert!(server.wait_exit());
+    server.wait_logged("shutting down");
+    // … and `--log warn` does not.
+    let mut server = Server::start(&["--log", "warn"]);
+    server.sigterm();
+    assert!(server.wait_exit());
+    let logged = server.all_logged().join("\n");
+    assert!(!logged.contains("shutting down"), "{logged}");
+    assert!(
+        server.stdout.lock().unwrap().join("\n").contains("stopped"),
+        "the banner on stdout does not depend on the log filter"
+    );
+}
+
+#[test]
+fn a_log_filter_that_does_not_parse_is_refused_naming_the_option() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_agentstack"))
+        .args(["serve", "--log", "info,agentstack_server=loudest"])
+        .env_remove("AGENTSTACK_LOG")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--log \"info,agentstack_server=loudest\""),
+        "{stderr}"
     );
 }

@@ -48,7 +48,7 @@ pub async fn run(
             }
             Err(error) => {
                 stats.failed += total;
-                eprintln!("agentstack serve: alerts: {error}; {total} alerts were not stored");
+                tracing::error!(%error, alerts = total, "alerts were not stored");
             }
         }
     }

@@ -135,9 +135,11 @@ impl Webhooks {
                             let counter = match deliver(&agent, hook, alert) {
                                 Ok(()) => &thread_counters.delivered,
                                 Err(error) => {
-                                    eprintln!(
-                                        "agentstack serve: webhook {}: {error}",
-                                        hook.config.url
+                                    tracing::warn!(
+                                        url = %hook.config.url,
+                                        alert = %alert.id,
+                                        %error,
+                                        "webhook delivery failed"
                                     );
                                     &thread_counters.failed
                                 }

@@ -210,7 +210,7 @@ async fn messages_for(
         match state.store.traces_matching(&query, &trace_ids).await {
             Ok(summaries) => summaries,
             Err(error) => {
-                eprintln!("agentstack serve: live tail: {error}");
+                tracing::warn!(%error, "live tail: the store did not answer; this batch is not pushed");
                 return None;
             }
         }

@@ -349,9 +349,13 @@ impl RedisSubscription {
             )
             .await?;
         let _: usize = conn.xack(&config.stream, &self.group, &[&entry.id]).await?;
-        eprintln!(
-            "agentstack: bus: entry {} of {} moved to {}: {reason}",
-            entry.id, config.stream, config.dead_letter_stream
+        tracing::warn!(
+            entry = %entry.id,
+            stream = %config.stream,
+            group = %self.group,
+            dead_letter_stream = %config.dead_letter_stream,
+            %reason,
+            "an entry failed too often and moved to the dead-letter stream"
         );
         Ok(())
     }
@@ -386,9 +390,11 @@ impl SpanSubscription for RedisSubscription {
                 Err(error) if error.code() == Some("NOGROUP") => {
                     // Redis lost the group (restarted without persistence, or the stream was
                     // deleted): declare it again, from the start of what the stream holds.
-                    eprintln!(
-                        "agentstack: bus: the group {} of {} is gone; declaring it again",
-                        self.group, self.bus.config.stream
+                    tracing::warn!(
+                        group = %self.group,
+                        stream = %self.bus.config.stream,
+                        "the consumer group is gone (Redis restarted without persistence?); \
+                         declaring it again"
                     );
                     let mut conn = self.bus.conn.clone();
                     let created: redis::RedisResult<()> = conn
@@ -397,14 +403,20 @@ impl SpanSubscription for RedisSubscription {
                     if let Err(error) = created
                         && error.code() != Some("BUSYGROUP")
                     {
-                        eprintln!("agentstack: bus: cannot declare the group: {error}");
+                        tracing::warn!(
+                            group = %self.group,
+                            %error,
+                            "cannot declare the consumer group; retrying"
+                        );
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }
                 }
                 Err(error) => {
-                    eprintln!(
-                        "agentstack: bus: reading {} for group {} failed: {error}; retrying",
-                        self.bus.config.stream, self.group
+                    tracing::warn!(
+                        stream = %self.bus.config.stream,
+                        group = %self.group,
+                        %error,
+                        "reading the stream failed; retrying"
                     );
                     if self.finished() {
                         return None;
@@ -433,9 +445,11 @@ impl SpanSubscription for RedisSubscription {
         if self.ready.is_empty() {
             // One blocking read, never cancelled: an entry Redis delivers is always taken.
             if let Err(error) = self.fill_within(within).await {
-                eprintln!(
-                    "agentstack: bus: reading {} for group {} failed: {error}",
-                    self.bus.config.stream, self.group
+                tracing::warn!(
+                    stream = %self.bus.config.stream,
+                    group = %self.group,
+                    %error,
+                    "reading the stream failed"
                 );
             }
         }
@@ -452,7 +466,12 @@ impl SpanSubscription for RedisSubscription {
             conn.xack(&self.bus.config.stream, &self.group, &ids).await;
         if let Err(error) = acked {
             // Unacknowledged entries are redelivered later; the workers' effects are idempotent.
-            eprintln!("agentstack: bus: XACK failed: {error}; the entries will be redelivered");
+            tracing::warn!(
+                group = %self.group,
+                entries = ids.len(),
+                %error,
+                "XACK failed; the entries will be redelivered"
+            );
         }
     }
 }

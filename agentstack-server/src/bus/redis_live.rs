@@ -27,7 +27,11 @@ impl RedisBus {
         let payload = match rmp_serde::to_vec_named(alerts) {
             Ok(payload) => payload,
             Err(error) => {
-                eprintln!("agentstack: alerts: cannot encode alerts for {ALERTS_STREAM}: {error}");
+                tracing::warn!(
+                    stream = ALERTS_STREAM,
+                    %error,
+                    "cannot encode alerts for the live stream; they are stored, not pushed live"
+                );
                 return;
             }
         };
@@ -41,7 +45,12 @@ impl RedisBus {
             )
             .await;
         if let Err(error) = added {
-            eprintln!("agentstack: alerts: XADD to {ALERTS_STREAM} failed: {error}");
+            tracing::warn!(
+                stream = ALERTS_STREAM,
+                alerts = alerts.len(),
+                %error,
+                "XADD of alerts failed; they are stored, not pushed live"
+            );
         }
     }
 
@@ -59,7 +68,7 @@ impl RedisBus {
                     batch.spans.iter().map(store_record).collect(),
                 )),
                 Err(error) => {
-                    eprintln!("agentstack: live tail: an entry is no span batch: {error}")
+                    tracing::warn!(%stream, %error, "live tail: an entry is no span batch")
                 }
             },
         )
@@ -73,7 +82,11 @@ impl RedisBus {
             match rmp_serde::from_slice::<Vec<AlertRecord>>(bytes) {
                 Ok(alerts) => feed.publish(std::sync::Arc::new(alerts)),
                 Err(error) => {
-                    eprintln!("agentstack: live alerts: an entry is no alert list: {error}");
+                    tracing::warn!(
+                        stream = ALERTS_STREAM,
+                        %error,
+                        "live alerts: an entry is no alert list"
+                    );
                 }
             }
         })
@@ -116,7 +129,7 @@ impl RedisBus {
                     }
                 }
                 Err(error) => {
-                    eprintln!("agentstack: live tail: XREAD {stream} failed: {error}; retrying");
+                    tracing::warn!(%stream, %error, "live tail: XREAD failed; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }

@@ -116,12 +116,22 @@ async fn export_traces<B: SpanBus>(
         None => collector.config.project.clone(),
         Some(keys) => match keys.authenticate(&headers).await {
             Ok(project) => project,
-            Err(error) => return auth_refusal(&error),
+            Err(error) => {
+                tracing::debug!(status = error.status().as_u16(), %error, "OTLP/HTTP request refused");
+                return auth_refusal(&error);
+            }
         },
     };
     match accept(&collector, &headers, body, project).await {
         Ok(response) => response,
-        Err(refusal) => refusal.into_response(),
+        Err(refusal) => {
+            tracing::debug!(
+                status = refusal.status().as_u16(),
+                error = %refusal,
+                "OTLP/HTTP request refused"
+            );
+            refusal.into_response()
+        }
     }
 }
 

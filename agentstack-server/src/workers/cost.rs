@@ -449,9 +449,7 @@ fn add_to_budgets(
     if !raised.is_empty() {
         stats.budget_alerts += raised.len() as u64;
         if !alerts.raise(raised) {
-            eprintln!(
-                "agentstack serve: cost: the alert queue is full; a budget alert was dropped"
-            );
+            tracing::warn!("the alert queue is full; a budget alert was dropped");
         }
     }
 }

@@ -46,18 +46,23 @@ where
             Ok(done) => return Retried::Done(done),
             Err(error) if error.is_malformed_span() => return Retried::Malformed(error),
             Err(_) if durable && subscription.is_closed() => return Retried::Abandoned,
-            Err(error) if durable => eprintln!(
-                "agentstack: {worker}: {error} (attempt {attempt}; the spans wait in the bus, \
-                 retrying in {} ms)",
-                delay.as_millis()
+            Err(error) if durable => tracing::warn!(
+                worker,
+                %error,
+                attempt,
+                retry_in_ms = delay.as_millis() as u64,
+                "the store refused a batch; the spans wait in the bus"
             ),
-            Err(error) if attempt < ATTEMPTS => eprintln!(
-                "agentstack: {worker}: {error} (attempt {attempt} of {ATTEMPTS}, retrying in {} \
-                 ms)",
-                delay.as_millis()
+            Err(error) if attempt < ATTEMPTS => tracing::warn!(
+                worker,
+                %error,
+                attempt,
+                attempts = ATTEMPTS,
+                retry_in_ms = delay.as_millis() as u64,
+                "the store refused a batch; retrying"
             ),
             Err(error) => {
-                eprintln!("agentstack: {worker}: {error}; giving up on this batch");
+                tracing::error!(worker, %error, attempts = ATTEMPTS, "giving up on this batch");
                 return Retried::GaveUp;
             }
         }

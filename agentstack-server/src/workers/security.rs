@@ -49,7 +49,7 @@ pub async fn run(
             Err(error) => {
                 // A panic in a detector is a bug; the engine is lost with it, so stop scanning
                 // rather than scan with a fresh state that forgot every trace.
-                eprintln!("agentstack serve: security: the scan failed: {error}; scanning stops");
+                tracing::error!(%error, "the security scan failed; scanning stops");
                 break;
             }
         }

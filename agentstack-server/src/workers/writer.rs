@@ -105,9 +105,9 @@ pub async fn run(
         if outcome == Outcome::Abandoned {
             // Stopping while the store is down: the batches stay unacknowledged in the durable
             // bus, and the next writer stores them.
-            eprintln!(
-                "agentstack: writer: stopping with {spans} spans not yet stored; they stay in \
-                 the bus for the next writer"
+            tracing::warn!(
+                spans,
+                "stopping with spans not yet stored; they stay in the bus for the next writer"
             );
             return stats;
         }
@@ -189,12 +189,12 @@ async fn write(
         }
         // A malformed span refuses the whole write: the batches are written one by one.
         Retried::Malformed(_) if batches.len() > 1 => return Outcome::Malformed,
-        Retried::Malformed(error) => eprintln!("agentstack: writer: {error}"),
+        Retried::Malformed(error) => tracing::error!(%error, "a span was refused by the store"),
         Retried::GaveUp => {}
         Retried::Abandoned => return Outcome::Abandoned,
     }
     stats.failed += total;
-    eprintln!("agentstack: writer: {total} spans of this batch were not stored");
+    tracing::error!(spans = total, "spans of this batch were not stored");
     Outcome::Done
 }
 

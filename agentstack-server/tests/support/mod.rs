@@ -26,6 +26,9 @@ pub struct Server {
     pub db: PathBuf,
     /// Everything it printed on stdout.
     pub stdout: Arc<Mutex<Vec<String>>>,
+    /// Everything it logged on stderr (also echoed to the test's stderr).
+    pub stderr: Arc<Mutex<Vec<String>>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
 }
 
@@ -56,10 +59,23 @@ impl Server {
             .env_remove("AGENTSTACK_ADMIN_TOKEN")
             .env_remove("AGENTSTACK_OTLP_GRPC_ADDR")
             .env_remove("AGENTSTACK_CONFIG")
+            .env_remove("AGENTSTACK_LOG")
+            .env_remove("AGENTSTACK_LOG_FORMAT")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let stderr_reader = {
+            let lines = BufReader::new(child.stderr.take().unwrap());
+            let logged = Arc::clone(&stderr);
+            std::thread::spawn(move || {
+                for line in lines.lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    logged.lock().unwrap().push(line);
+                }
+            })
+        };
         let stdout = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let lines = BufReader::new(child.stdout.take().unwrap());
@@ -97,6 +113,8 @@ impl Server {
             grpc,
             db,
             stdout,
+            stderr,
+            stderr_reader: Some(stderr_reader),
             _dir: dir,
         }
     }
@@ -172,6 +190,35 @@ impl Server {
     }
 
     /// Waits for the process to exit; returns whether it exited with success.
+    /// The first line logged on stderr that contains `needle`, waiting up to 20 s for it.
+    pub fn wait_logged(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let found = self
+                .stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|line| line.contains(needle))
+                .cloned();
+            if let Some(line) = found {
+                return line;
+            }
+            assert!(Instant::now() < deadline, "serve never logged {needle:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Every line logged on stderr, once the server has exited and its stderr is closed.
+    pub fn all_logged(&mut self) -> Vec<String> {
+        // Its exit status is the caller's to check; only the end of its output matters here.
+        let _exited = self.wait_exit();
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.join().unwrap();
+        }
+        self.stderr.lock().unwrap().clone()
+    }
+
     pub fn wait_exit(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
