@@ -28,16 +28,19 @@ pub async fn run(
     on_new: impl Fn(&Arc<Vec<AlertRecord>>) + Send,
 ) -> DispatcherStats {
     let mut stats = DispatcherStats::default();
-    while let Some(mut alerts) = queue.next().await {
+    while let Some(first) = queue.next().await {
+        let mut alerts = first.alerts;
+        let mut waiting: Vec<_> = first.stored.into_iter().collect();
         // Whatever else queued meanwhile goes into the same transaction.
         while alerts.len() < 1024
-            && let Ok(more) = queue.queue.try_recv()
+            && let Some(more) = queue.try_next()
         {
-            alerts.extend(more);
+            alerts.extend(more.alerts);
+            waiting.extend(more.stored);
         }
         stats.received += alerts.len() as u64;
         let total = alerts.len() as u64;
-        match store.insert_alerts(alerts).await {
+        let outcome = match store.insert_alerts(alerts).await {
             Ok(new) => {
                 stats.stored += new.len() as u64;
                 if !new.is_empty() {
@@ -45,11 +48,19 @@ pub async fn run(
                     feed.publish(Arc::clone(&new));
                     on_new(&new);
                 }
+                Ok(())
             }
             Err(error) => {
                 stats.failed += total;
-                tracing::error!(%error, alerts = total, "alerts were not stored");
+                if waiting.is_empty() {
+                    tracing::error!(%error, alerts = total, "alerts were not stored");
+                }
+                Err(error.to_string())
             }
+        };
+        // Whoever waits retries on a failure (and says so); a raise that went away is fine.
+        for told in waiting {
+            let _ = told.send(outcome.clone());
         }
     }
     stats
@@ -96,6 +107,40 @@ mod tests {
         assert_eq!(published.len(), 2);
         let page = store.sqlite().alert_page(&AlertQuery::default()).unwrap();
         assert_eq!(page.alerts.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn raise_stored_answers_once_the_alerts_are_in_the_store() {
+        let store = crate::store::SqliteStore::new(
+            agentstack_exporter_sqlite::SqliteSpanStore::open_in_memory().unwrap(),
+        );
+        let (sink, queue) = alert_channel(8);
+        let dispatcher = tokio::spawn(run(
+            queue,
+            Arc::new(store.clone()),
+            AlertFeed::default(),
+            |_| {},
+        ));
+        sink.raise_stored(vec![alert("a"), alert("b")])
+            .await
+            .unwrap();
+        let page = store.sqlite().alert_page(&AlertQuery::default()).unwrap();
+        assert_eq!(page.alerts.len(), 2, "stored before the answer");
+        // A repeat of stored dedup keys is stored too, as far as the raiser is concerned.
+        sink.raise_stored(vec![alert("a")]).await.unwrap();
+        drop(sink);
+        assert_eq!(dispatcher.await.unwrap().stored, 2);
+    }
+
+    #[tokio::test]
+    async fn raise_stored_says_when_no_dispatcher_is_left() {
+        let (sink, queue) = alert_channel(8);
+        drop(queue);
+        let error = sink.raise_stored(vec![alert("a")]).await.unwrap_err();
+        assert!(
+            matches!(error, crate::alerts::RaiseError::DispatcherGone),
+            "{error}"
+        );
     }
 
     #[test]

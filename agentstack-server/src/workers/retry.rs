@@ -1,13 +1,33 @@
 //! How the workers retry a failing store write: on the in-process bus a few times, then they
 //! give up (it cannot keep a batch); on a durable bus until the write passes, without
 //! acknowledging meanwhile, so the backlog waits in the stream — unless the process stops,
-//! which leaves the batches pending for the next worker. A malformed span is never retried.
+//! which leaves the batches pending for the next worker. A permanent failure (a malformed
+//! span) is never retried.
 
 use std::future::Future;
 use std::time::Duration;
 
+use crate::alerts::RaiseError;
 use crate::bus::SpanSubscription;
-use crate::store::{StoreFailure, StoreResult};
+use crate::store::StoreFailure;
+
+/// A failure [`retry`] can judge: whether trying again could help.
+pub trait Retryable: std::fmt::Display {
+    /// True when the same call will fail the same way (trying again cannot help).
+    fn is_permanent(&self) -> bool;
+}
+
+impl Retryable for StoreFailure {
+    fn is_permanent(&self) -> bool {
+        self.is_malformed_span()
+    }
+}
+
+impl Retryable for RaiseError {
+    fn is_permanent(&self) -> bool {
+        false
+    }
+}
 
 /// Tries on a bus that forgets, before giving up (100 ms, 200 ms, … between tries).
 const ATTEMPTS: u32 = 6;
@@ -16,11 +36,11 @@ const MAX_DELAY: Duration = Duration::from_secs(5);
 
 /// How a retried write ended.
 #[derive(Debug)]
-pub enum Retried<T> {
+pub enum Retried<T, E = StoreFailure> {
     /// It passed.
     Done(T),
     /// The store refused a span as malformed: trying again cannot help.
-    Malformed(StoreFailure),
+    Malformed(E),
     /// It failed every try on a bus that forgets: the caller counts it as failed.
     GaveUp,
     /// The process is stopping while the store still fails (durable bus): do not acknowledge.
@@ -28,14 +48,15 @@ pub enum Retried<T> {
 }
 
 /// Runs `call` until it passes, as the module says; `worker` names the messages.
-pub async fn retry<T, F, Fut>(
+pub async fn retry<T, E, F, Fut>(
     subscription: &mut impl SpanSubscription,
     worker: &str,
     mut call: F,
-) -> Retried<T>
+) -> Retried<T, E>
 where
+    E: Retryable,
     F: FnMut() -> Fut,
-    Fut: Future<Output = StoreResult<T>>,
+    Fut: Future<Output = Result<T, E>>,
 {
     let durable = subscription.is_durable();
     let mut delay = Duration::from_millis(100);
@@ -44,7 +65,7 @@ where
         attempt += 1;
         match call().await {
             Ok(done) => return Retried::Done(done),
-            Err(error) if error.is_malformed_span() => return Retried::Malformed(error),
+            Err(error) if error.is_permanent() => return Retried::Malformed(error),
             Err(_) if durable && subscription.is_closed() => return Retried::Abandoned,
             Err(error) if durable => tracing::warn!(
                 worker,

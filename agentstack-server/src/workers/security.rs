@@ -2,6 +2,10 @@
 //! agentstack-security engine (injection, PII, runaway agents; scored and de-duplicated there)
 //! and raises what it finds into the [`AlertSink`]. Scanning is CPU work: each batch runs on
 //! tokio's blocking pool, the engine (and its per-trace state) moving with it.
+//!
+//! On a durable bus (Redis) a batch is acknowledged only once its alerts are stored: the worker
+//! waits for the dispatcher's insert and retries it while the store is down, so a ClickHouse
+//! outage loses no alert. On the in-process bus raising never waits.
 
 use agentstack_exporter_sqlite::SpanStatus;
 use agentstack_exporter_sqlite::store::{AlertRecord, AlertSeverity};
@@ -11,6 +15,7 @@ use serde_json::Value;
 use crate::alerts::AlertSink;
 use crate::bus::{SpanBatch, SpanSubscription};
 use crate::normalize::NormalizedSpan;
+use crate::workers::retry::{Retried, retry};
 
 /// What the security worker did, for the shutdown message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,7 +48,23 @@ pub async fn run(
                 engine = Some(back);
                 stats.scanned += spans as u64;
                 stats.raised += alerts.len() as u64;
-                sink.raise(alerts);
+                if subscription.is_durable() && !alerts.is_empty() {
+                    let stored = retry(&mut subscription, "security", || {
+                        sink.raise_stored(alerts.clone())
+                    })
+                    .await;
+                    if let Retried::Abandoned = stored {
+                        // Stopping while the store is down: the batch stays pending, and the
+                        // next security worker scans it again (dedup keys keep one alert).
+                        tracing::warn!(
+                            alerts = alerts.len(),
+                            "stopping with alerts not yet stored; their spans stay in the bus"
+                        );
+                        break;
+                    }
+                } else {
+                    sink.raise(alerts);
+                }
                 subscription.ack().await;
             }
             Err(error) => {
