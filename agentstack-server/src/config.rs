@@ -346,22 +346,22 @@ fn apply_section(
         unset("redis_url"),
     );
     fill(
-        &mut args.clickhouse_url,
+        &mut args.clickhouse.url,
         section.clickhouse_url.map(Some),
         unset("clickhouse_url"),
     );
     fill(
-        &mut args.clickhouse_database,
+        &mut args.clickhouse.database,
         section.clickhouse_database,
         unset("clickhouse_database"),
     );
     fill(
-        &mut args.clickhouse_user,
+        &mut args.clickhouse.user,
         section.clickhouse_user.map(Some),
         unset("clickhouse_user"),
     );
     fill(
-        &mut args.clickhouse_password,
+        &mut args.clickhouse.password,
         section.clickhouse_password.map(Some),
         unset("clickhouse_password"),
     );
@@ -469,8 +469,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(args.redis_url.as_deref(), Some("redis://10.0.0.5:6379/"));
-        assert_eq!(args.clickhouse_url.as_deref(), Some("http://10.0.0.6:8123"));
-        assert_eq!(args.clickhouse_database, "prod");
+        assert_eq!(args.clickhouse.url.as_deref(), Some("http://10.0.0.6:8123"));
+        assert_eq!(args.clickhouse.database, "prod");
         assert_eq!(args.hot_days, 3, "the flag wins");
         assert_eq!(args.clickhouse_retention_days, 30);
         assert_eq!(args.write_batch_rows, 5000);

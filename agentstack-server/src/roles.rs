@@ -67,9 +67,68 @@ pub fn api_stages() -> Stages {
     }
 }
 
+/// Where ClickHouse is and who to be there: part of every role's options, and of
+/// `agentstack keys`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClickHouseArgs {
+    /// Distributed mode: the ClickHouse that stores spans, over HTTP (`http://HOST:8123`)
+    #[arg(
+        id = "clickhouse_url",
+        long = "clickhouse-url",
+        value_name = "URL",
+        env = "AGENTSTACK_CLICKHOUSE_URL"
+    )]
+    pub url: Option<String>,
+
+    /// Distributed mode: the ClickHouse database (created by `agentstack migrate`)
+    #[arg(
+        id = "clickhouse_database",
+        long = "clickhouse-database",
+        value_name = "NAME",
+        env = "AGENTSTACK_CLICKHOUSE_DATABASE",
+        default_value = "agentstack"
+    )]
+    pub database: String,
+
+    /// Distributed mode: the ClickHouse user (the `default` user otherwise)
+    #[arg(
+        id = "clickhouse_user",
+        long = "clickhouse-user",
+        value_name = "USER",
+        env = "AGENTSTACK_CLICKHOUSE_USER"
+    )]
+    pub user: Option<String>,
+
+    /// Distributed mode: the ClickHouse user's password
+    #[arg(
+        id = "clickhouse_password",
+        long = "clickhouse-password",
+        value_name = "PASSWORD",
+        env = "AGENTSTACK_CLICKHOUSE_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+}
+
+impl ClickHouseArgs {
+    /// The store at `url`; migrated when `migrate`, else checked to be migrated.
+    pub async fn connect(&self, url: &str, migrate: bool) -> anyhow::Result<ClickHouseStore> {
+        let mut store = ClickHouseStore::connect_unmigrated(url, &self.database)?;
+        if let Some(user) = &self.user {
+            store = store.with_credentials(user, self.password.as_deref().unwrap_or(""));
+        }
+        if migrate {
+            store.migrate().await?;
+        } else {
+            store.check_schema().await?;
+        }
+        Ok(store)
+    }
+}
+
 /// The Redis and ClickHouse URLs of `args`, or what to set.
 fn urls(args: &ServeArgs) -> anyhow::Result<(&str, &str)> {
-    match (args.redis_url.as_deref(), args.clickhouse_url.as_deref()) {
+    match (args.redis_url.as_deref(), args.clickhouse.url.as_deref()) {
         (Some(redis), Some(clickhouse)) => Ok((redis, clickhouse)),
         (None, _) => bail!(
             "the distributed mode needs Redis: set AGENTSTACK_REDIS_URL (or --redis-url), e.g. \
@@ -85,16 +144,7 @@ fn urls(args: &ServeArgs) -> anyhow::Result<(&str, &str)> {
 /// The ClickHouse store of `args`; migrated when `migrate`, else checked to be migrated.
 pub async fn clickhouse(args: &ServeArgs, migrate: bool) -> anyhow::Result<ClickHouseStore> {
     let (_, url) = urls(args)?;
-    let mut store = ClickHouseStore::connect_unmigrated(url, &args.clickhouse_database)?;
-    if let Some(user) = &args.clickhouse_user {
-        store = store.with_credentials(user, args.clickhouse_password.as_deref().unwrap_or(""));
-    }
-    if migrate {
-        store.migrate().await?;
-    } else {
-        store.check_schema().await?;
-    }
-    Ok(store)
+    args.clickhouse.connect(url, migrate).await
 }
 
 /// `agentstack migrate`: applies the ClickHouse schema; prints the version reached.

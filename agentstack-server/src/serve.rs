@@ -18,6 +18,7 @@ use crate::collector;
 use crate::logging::LogFormat;
 use crate::pipeline::{self, Backend, Retention, Stages};
 use crate::pricing::ProjectPricing;
+use crate::roles::ClickHouseArgs;
 use crate::store::{SqliteStore, Store};
 use crate::workers::cost;
 use crate::workers::writer::Batching;
@@ -145,31 +146,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", env = "AGENTSTACK_REDIS_URL")]
     pub redis_url: Option<String>,
 
-    /// Distributed mode: the ClickHouse that stores spans, over HTTP (`http://HOST:8123`)
-    #[arg(long, value_name = "URL", env = "AGENTSTACK_CLICKHOUSE_URL")]
-    pub clickhouse_url: Option<String>,
-
-    /// Distributed mode: the ClickHouse database (created by `agentstack migrate`)
-    #[arg(
-        long,
-        value_name = "NAME",
-        env = "AGENTSTACK_CLICKHOUSE_DATABASE",
-        default_value = "agentstack"
-    )]
-    pub clickhouse_database: String,
-
-    /// Distributed mode: the ClickHouse user (the `default` user otherwise)
-    #[arg(long, value_name = "USER", env = "AGENTSTACK_CLICKHOUSE_USER")]
-    pub clickhouse_user: Option<String>,
-
-    /// Distributed mode: the ClickHouse user's password
-    #[arg(
-        long,
-        value_name = "PASSWORD",
-        env = "AGENTSTACK_CLICKHOUSE_PASSWORD",
-        hide_env_values = true
-    )]
-    pub clickhouse_password: Option<String>,
+    /// Distributed mode: where ClickHouse is and who to be there.
+    #[command(flatten)]
+    pub clickhouse: ClickHouseArgs,
 
     /// Distributed mode: the Redis stream is trimmed to about this many batches (MAXLEN ~)
     #[arg(long, value_name = "ENTRIES", default_value_t = 1_000_000)]
@@ -234,7 +213,7 @@ pub async fn run(
     args: &ServeArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    if args.redis_url.is_some() || args.clickhouse_url.is_some() {
+    if args.redis_url.is_some() || args.clickhouse.url.is_some() {
         return crate::roles::run_distributed(Stages::ALL, args, "serve", shutdown).await;
     }
     let mut stages = Stages::ALL;

@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use support::otlp::{kv, now_nanos, request_of};
 use support::services::{ClickHouse, Redis};
-use support::{get, post};
+use support::{get, post, request};
 
 /// One role process, killed when dropped.
 struct Role {
@@ -639,5 +639,78 @@ fn alerts_raised_while_clickhouse_is_down_are_stored_after_it_returns() {
             "{stored} of 11 alerts stored after ClickHouse returned"
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `agentstack keys ARGS` on the ClickHouse database `db`; its stdout, once it succeeded.
+fn keys_on_clickhouse(clickhouse: &ClickHouse, db: &str, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_agentstack"))
+        .arg("keys")
+        .args(args)
+        .args([
+            "--clickhouse-url",
+            &clickhouse.url(),
+            "--clickhouse-database",
+            db,
+        ])
+        // The SQLite file it would use otherwise must not be what is read.
+        .args(["--db", "/nonexistent/dir/server.db"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "keys {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn keys_made_with_the_cli_in_clickhouse_let_spans_in_until_revoked() {
+    let (redis, clickhouse) = (Redis::start(), ClickHouse::start());
+    let db = "keys_cli";
+    // Made before any role ran: the CLI migrates the database itself.
+    let created = keys_on_clickhouse(&clickhouse, db, &["create", "--project", "shop"]);
+    let key = created.lines().next().unwrap().trim().to_string();
+    assert!(key.starts_with("ask_"), "{created}");
+    assert!(created.contains("ClickHouse"), "{created}");
+    let listed = keys_on_clickhouse(&clickhouse, db, &["list"]);
+    assert!(
+        listed.contains(&key[..12]) && listed.contains("shop"),
+        "{listed}"
+    );
+
+    let collector = Role::start(&["collector"], &redis, &clickhouse, db);
+    let url = format!("{}/v1/traces", collector.collector.as_deref().unwrap());
+    let send_with = |key: Option<&str>| {
+        let bearer = key.map(|key| format!("Bearer {key}"));
+        let headers: Vec<(&str, &str)> = bearer
+            .iter()
+            .map(|bearer| ("authorization", bearer.as_str()))
+            .collect();
+        let body = trace_request(1, 2);
+        request(
+            "POST",
+            &url,
+            &headers,
+            Some(("application/x-protobuf", &body)),
+        )
+        .status
+    };
+    assert_eq!(
+        send_with(None),
+        401,
+        "a store with a key refuses a request without one"
+    );
+    assert_eq!(send_with(Some(&key)), 200);
+
+    let revoked = keys_on_clickhouse(&clickhouse, db, &["revoke", &key[..12]]);
+    assert!(revoked.contains("revoked"), "{revoked}");
+    // The collector reuses a lookup for 5 s: the revocation reaches it within that.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while send_with(Some(&key)) != 401 {
+        assert!(Instant::now() < deadline, "the revoked key still gets in");
+        std::thread::sleep(Duration::from_millis(250));
     }
 }

@@ -1,5 +1,7 @@
-//! `agentstack keys create|list|revoke`: the API keys in a server's store file, managed from the
-//! shell (a running `agentstack serve` sees the change at its next request).
+//! `agentstack keys create|list|revoke`: the API keys in a server's store, managed from the
+//! shell — the SQLite file of `agentstack serve`, or given `--clickhouse-url` (env
+//! `AGENTSTACK_CLICKHOUSE_URL`) the ClickHouse of the distributed mode. A running `serve` sees
+//! the change at its next request; the distributed roles within their key cache's 5 s.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,8 +11,9 @@ use agentstack_exporter_sqlite::{ApiKeyRecord, SqliteSpanStore};
 use anyhow::Context;
 
 use super::KeyRing;
+use crate::roles::ClickHouseArgs;
 use crate::serve::DEFAULT_DB_PATH;
-use crate::store::SqliteStore;
+use crate::store::{SqliteStore, Store};
 
 /// `agentstack keys`'s options.
 #[derive(Debug, Clone, clap::Args)]
@@ -44,12 +47,42 @@ pub enum KeysCommand {
     },
 }
 
-/// The store file of the server.
+/// The store of the server: its SQLite file, or its ClickHouse.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbArg {
     /// The server's SQLite store (as `agentstack serve --db`)
     #[arg(long, value_name = "PATH", env = "AGENTSTACK_DB", default_value = DEFAULT_DB_PATH)]
     pub db: PathBuf,
+
+    /// Given --clickhouse-url, the keys are the distributed mode's, in ClickHouse
+    #[command(flatten)]
+    pub clickhouse: ClickHouseArgs,
+}
+
+impl DbArg {
+    /// The store these options name, and how to name it in messages.
+    async fn open(&self) -> anyhow::Result<(Arc<dyn Store>, String)> {
+        match &self.clickhouse.url {
+            Some(url) => {
+                // Migrated like every role does, so keys can be made before any role started.
+                let store = self.clickhouse.connect(url, true).await?;
+                let name = format!("ClickHouse {url} (database {})", store.database());
+                Ok((Arc::new(store), name))
+            }
+            None => {
+                let db = self.db.clone();
+                let store = tokio::task::spawn_blocking(move || SqliteSpanStore::open(&db))
+                    .await?
+                    .with_context(|| {
+                        format!("cannot open the server's store {}", self.db.display())
+                    })?;
+                Ok((
+                    Arc::new(SqliteStore::new(store)),
+                    self.db.display().to_string(),
+                ))
+            }
+        }
+    }
 }
 
 /// Runs `agentstack keys …`, writing to `out`.
@@ -57,15 +90,14 @@ pub fn run(args: &KeysArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let db = match &args.command {
         KeysCommand::Create { db, .. }
         | KeysCommand::List { db }
-        | KeysCommand::Revoke { db, .. } => &db.db,
+        | KeysCommand::Revoke { db, .. } => db,
     };
-    let store = SqliteSpanStore::open(db)
-        .with_context(|| format!("cannot open the server's store {}", db.display()))?;
-    let ring = KeyRing::new(Arc::new(SqliteStore::new(store)), false);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the key store's runtime")?;
+    let (store, store_name) = runtime.block_on(db.open())?;
+    let ring = KeyRing::new(store, false);
     match &args.command {
         KeysCommand::Create { project, .. } => {
             let created = runtime.block_on(ring.create(project))?;
@@ -74,8 +106,7 @@ pub fn run(args: &KeysArgs, out: &mut impl Write) -> anyhow::Result<()> {
                 out,
                 "created API key {} for project `{project}` in {}; copy it now: it is stored \
                  hashed and will not be shown again",
-                created.record.prefix,
-                db.display()
+                created.record.prefix, store_name
             )?;
         }
         KeysCommand::List { .. } => {
@@ -83,8 +114,8 @@ pub fn run(args: &KeysArgs, out: &mut impl Write) -> anyhow::Result<()> {
             if keys.is_empty() {
                 writeln!(
                     out,
-                    "no API keys in {}; create one with `agentstack keys create --project NAME`",
-                    db.display()
+                    "no API keys in {store_name}; create one with `agentstack keys create \
+                     --project NAME`"
                 )?;
             } else {
                 writeln!(

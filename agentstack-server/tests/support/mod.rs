@@ -333,6 +333,7 @@ pub fn keys_cli(db: &std::path::Path, args: &[&str]) -> (bool, String, String) {
         .arg("--db")
         .arg(db)
         .env_remove("AGENTSTACK_DB")
+        .env_remove("AGENTSTACK_CLICKHOUSE_URL")
         .output()
         .unwrap();
     (
