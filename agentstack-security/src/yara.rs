@@ -94,14 +94,19 @@ impl fmt::Debug for YaraRules {
     }
 }
 
-/// A yara-x scanner with the rules it borrows. Making a scanner instantiates the rules'
-/// WebAssembly module, far too slow per span, and a scanner cannot move to another thread, so
-/// each thread keeps its own, one per rule set it scans with.
-struct ThreadScanner {
-    /// Borrows `*rules`. Declared first, so it is dropped before `rules`.
-    scanner: Scanner<'static>,
-    rules: Arc<Rules>,
-}
+/// A yara-x scanner's type with the lifetime of the rules it borrows, for `self_cell`.
+type BorrowingScanner<'rules> = Scanner<'rules>;
+
+self_cell::self_cell!(
+    /// A yara-x scanner with the rules it borrows. Making a scanner instantiates the rules'
+    /// WebAssembly module, far too slow per span, and a scanner cannot move to another thread,
+    /// so each thread keeps its own, one per rule set it scans with.
+    struct ThreadScanner {
+        owner: Arc<Rules>,
+        #[not_covariant]
+        dependent: BorrowingScanner,
+    }
+);
 
 /// Rule sets one thread keeps a scanner for (several engines may share a thread, e.g. tests).
 const SCANNERS_PER_THREAD: usize = 4;
@@ -109,22 +114,6 @@ const SCANNERS_PER_THREAD: usize = 4;
 thread_local! {
     /// This thread's scanners, most recently made last.
     static SCANNERS: RefCell<Vec<ThreadScanner>> = const { RefCell::new(Vec::new()) };
-}
-
-impl ThreadScanner {
-    fn new(rules: &Arc<Rules>) -> Self {
-        let borrowed: &Rules = rules;
-        // SAFETY: the scanner borrows the `Rules` inside the `Arc`, whose address never changes
-        // and which lives at least as long as the `rules` clone kept beside it; the scanner is
-        // dropped before that clone (fields drop in declaration order) and never leaves this
-        // struct.
-        let scanner =
-            unsafe { std::mem::transmute::<Scanner<'_>, Scanner<'static>>(Scanner::new(borrowed)) };
-        ThreadScanner {
-            scanner,
-            rules: Arc::clone(rules),
-        }
-    }
 }
 
 impl YaraRules {
@@ -140,23 +129,25 @@ impl YaraRules {
     }
 
     /// Runs `f` with this thread's scanner for these rules.
-    fn with_scanner<R>(&self, f: impl FnOnce(&mut Scanner<'static>) -> R) -> R {
+    fn with_scanner<R>(&self, f: impl FnOnce(&mut Scanner<'_>) -> R) -> R {
         SCANNERS.with(|cell| {
             let mut scanners = cell.borrow_mut();
             let index = match scanners
                 .iter()
-                .position(|s| Arc::ptr_eq(&s.rules, &self.rules))
+                .position(|s| Arc::ptr_eq(s.borrow_owner(), &self.rules))
             {
                 Some(index) => index,
                 None => {
                     if scanners.len() == SCANNERS_PER_THREAD {
                         scanners.remove(0);
                     }
-                    scanners.push(ThreadScanner::new(&self.rules));
+                    scanners.push(ThreadScanner::new(Arc::clone(&self.rules), |rules| {
+                        Scanner::new(rules)
+                    }));
                     scanners.len() - 1
                 }
             };
-            f(&mut scanners[index].scanner)
+            scanners[index].with_dependent_mut(|_, scanner| f(scanner))
         })
     }
 
