@@ -169,6 +169,11 @@ impl BudgetTracker {
         })
     }
 
+    /// The budgets tracked.
+    pub fn budgets(&self) -> &[Budget] {
+        &self.budgets
+    }
+
     /// Adds one span's spending to every budget it falls under; returns the budgets it made
     /// cross their limit in their period (each at most once per period, ever).
     pub fn record(&mut self, spend: &Spend<'_>) -> Vec<BudgetCrossing> {

@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod bus;
+pub mod clock;
 pub mod collector;
 pub mod config;
 pub mod health;

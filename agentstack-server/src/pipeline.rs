@@ -687,11 +687,7 @@ async fn retention_sweeps(retention: Retention) {
         match &retention {
             Retention::Off => return,
             Retention::Sqlite { store, days } => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |since| {
-                        i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
-                    });
+                let now = crate::clock::now_unix_nanos();
                 let cutoff = now.saturating_sub(i64::from(*days) * 86_400 * 1_000_000_000);
                 let store = Arc::clone(store);
                 match tokio::task::spawn_blocking(move || store.delete_older_than(cutoff)).await {

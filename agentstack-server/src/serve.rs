@@ -289,9 +289,7 @@ pub(crate) async fn cost_settings(
         .budgets()
         .map_err(|message| anyhow::anyhow!("the config file's {message}"))?;
     let mut tracker = agentstack_cost::BudgetTracker::new(budgets.clone())?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    let now = crate::clock::now_unix_nanos();
     cost::restore_budgets(&mut tracker, &budgets, store.as_ref(), now)
         .await
         .context("cannot read the budgets' spend")?;

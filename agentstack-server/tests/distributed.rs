@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
-use support::otlp::{kv, now_nanos, request_of};
+use support::otlp::{kv, kv_int, now_nanos, request_of};
 use support::services::{ClickHouse, Redis};
 use support::{get, post, request};
 
@@ -713,4 +713,97 @@ fn keys_made_with_the_cli_in_clickhouse_let_spans_in_until_revoked() {
         assert!(Instant::now() < deadline, "the revoked key still gets in");
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Trace `n`: one gpt-4o-mini call of 1000 tokens in and 100 out, $0.00021.
+fn priced_request(n: u32) -> Vec<u8> {
+    let (trace, _) = trace_id(n);
+    let start = now_nanos() - 1_000_000_000;
+    let span = Span {
+        trace_id: trace,
+        span_id: [n.to_be_bytes(), 1u32.to_be_bytes()].concat(),
+        name: "chat gpt-4o-mini".into(),
+        kind: 3,
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + 100_000_000,
+        attributes: vec![
+            kv("agentstack.span.kind", "llm"),
+            kv("gen_ai.provider.name", "openai"),
+            kv("gen_ai.request.model", "gpt-4o-mini"),
+            kv_int("gen_ai.usage.input_tokens", 1000),
+            kv_int("gen_ai.usage.output_tokens", 100),
+        ],
+        ..Default::default()
+    };
+    request_of("budget-test", vec![span]).encode_to_vec()
+}
+
+/// Sends `signal` (STOP, CONT) to `role`'s process.
+fn signal(role: &Role, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &role.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn two_cost_replicas_cross_a_budget_that_neither_crosses_alone() {
+    let (redis, clickhouse) = (Redis::start(), ClickHouse::start());
+    let db = "budget_replicas";
+    // $0.0003 a day: one call ($0.00021) stays under it, two cross it.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("agentstack.toml");
+    std::fs::write(
+        &config,
+        "[cost]\nbudgets = [{ id = \"daily\", project = \"default\", period = \"daily\", \
+         limit_usd = \"0.0003\" }]\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let collector = Role::start(&["collector"], &redis, &clickhouse, db);
+    let first = Role::start(
+        &["worker", "cost", "--config", config],
+        &redis,
+        &clickhouse,
+        db,
+    );
+    let second = Role::start(
+        &["worker", "cost", "--config", config],
+        &redis,
+        &clickhouse,
+        db,
+    );
+    let started = Instant::now();
+    let url = format!("{}/v1/traces", collector.collector.as_deref().unwrap());
+    let priced_count = |want: u64| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while clickhouse_count(&clickhouse, db, "span_costs") < want {
+            assert!(Instant::now() < deadline, "{want} span costs never stored");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    // The first call is priced by the first replica alone …
+    signal(&second, "STOP");
+    let answer = post(&url, "application/x-protobuf", None, &priced_request(1));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    priced_count(1);
+    // … the second by the second replica alone (what reached the stopped one is claimed after
+    // --claim-idle-ms), once its budgets are due to be read from the store again.
+    signal(&second, "CONT");
+    signal(&first, "STOP");
+    std::thread::sleep(Duration::from_secs(6).saturating_sub(started.elapsed()));
+    let answer = post(&url, "application/x-protobuf", None, &priced_request(2));
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    priced_count(2);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while clickhouse_count(&clickhouse, db, "security_alerts") < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the budget was crossed across the replicas and no alert came"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    signal(&first, "CONT");
+    assert_eq!(clickhouse_count(&clickhouse, db, "security_alerts"), 1);
 }

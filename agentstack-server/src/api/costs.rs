@@ -195,7 +195,7 @@ pub async fn costs(
     }
     let hourly = group_by != CostGroupBy::Day
         && since.is_some_and(|since| {
-            let end = until.unwrap_or_else(now_nanos);
+            let end = until.unwrap_or_else(crate::clock::now_unix_nanos);
             end.saturating_sub(since) <= HOURLY_SERIES_UP_TO_NANOS
         });
     let bucket_seconds = if hourly { 3600 } else { 86_400 };
@@ -237,12 +237,6 @@ pub async fn costs(
     ))
 }
 
-fn now_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 /// `project`, `user:ID` or `session:ID`, as the config file writes it.
 fn scope_of(subject: &BudgetSubject) -> String {
     match subject {
@@ -267,7 +261,7 @@ pub async fn budgets(
         .filter(|b| b.project == project)
         .cloned()
         .collect();
-    let now = now_nanos();
+    let now = crate::clock::now_unix_nanos();
     let mut spent = Vec::with_capacity(mine.len());
     for budget in mine {
         let start = budget.period.start_of(now);
@@ -369,7 +363,7 @@ pub async fn put_prices(
     let project = name.clone();
     state
         .store
-        .set_price_overrides(&project, &text, now_nanos())
+        .set_price_overrides(&project, &text, crate::clock::now_unix_nanos())
         .await?;
     state
         .costs

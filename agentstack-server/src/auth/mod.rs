@@ -147,7 +147,7 @@ impl KeyRing {
                 prefix: new.prefix,
                 sha256: new.sha256,
                 project: project.to_string(),
-                created_unix_nanos: now_nanos(),
+                created_unix_nanos: crate::clock::now_unix_nanos(),
                 revoked_unix_nanos: None,
             };
             // A prefix already taken (1 in 4 billion): draw again.
@@ -172,7 +172,7 @@ impl KeyRing {
         let prefix = key::public_prefix(prefix).unwrap_or(prefix);
         self.forget();
         self.store
-            .revoke_api_key(prefix, now_nanos())
+            .revoke_api_key(prefix, crate::clock::now_unix_nanos())
             .await?
             .ok_or_else(|| AuthError::NoSuchKey(prefix.to_string()))
     }
@@ -275,10 +275,6 @@ pub fn check_project(project: &str) -> Result<(), AuthError> {
     } else {
         Err(AuthError::BadProject(project.to_string()))
     }
-}
-
-fn now_nanos() -> i64 {
-    jiff::Timestamp::now().as_nanosecond() as i64
 }
 
 #[cfg(test)]

@@ -4,6 +4,11 @@
 //! delivered twice is priced once), and adds the new costs to the budgets, raising an alert
 //! through the [`AlertSink`] when one is crossed (once per period).
 //!
+//! **Budgets across replicas**: on a durable bus several cost workers may share the group, each
+//! pricing part of the spans. Each then sets its budgets' spend from the store again every
+//! [`BUDGET_RESYNC_INTERVAL`] (before a write, so its own new rows are never counted twice),
+//! so the spend of the others counts within that; the dedup key keeps one alert per period.
+//!
 //! **Agent of a span**: its own `gen_ai.agent.name`; else the nearest ancestor among the spans
 //! priced together (the bus batches gathered into one write) that has a `gen_ai.agent.name`
 //! or is of kind `agent` (its name then). An agent span usually ends, and so is exported,
@@ -22,6 +27,7 @@ use rustc_hash::FxHashMap;
 
 use crate::alerts::AlertSink;
 use crate::bus::{SpanBatch, SpanSubscription};
+use crate::clock::now_unix_nanos;
 use crate::normalize::NormalizedSpan;
 use crate::pricing::ProjectPricing;
 use crate::store::{Store, StoreResult};
@@ -38,6 +44,9 @@ const MAX_AGENT_DEPTH: usize = 64;
 
 /// Spans gathered into one write at most.
 const MAX_SPANS_PER_WRITE: usize = 8_192;
+
+/// How often a cost worker on a durable bus reads its budgets' spend from the store again.
+pub const BUDGET_RESYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the cost worker did, for the shutdown message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -392,6 +401,9 @@ pub async fn run(
     alerts: AlertSink,
 ) -> CostStats {
     let mut stats = CostStats::default();
+    // Only a shared (durable) group can have other replicas writing costs meanwhile.
+    let resync = subscription.is_durable() && !budgets.budgets().is_empty();
+    let mut synced_at = std::time::Instant::now();
     while let Some(first) = subscription.next().await {
         let mut batches = vec![first];
         let mut count = batches[0].spans.len();
@@ -403,6 +415,16 @@ pub async fn run(
         }
         stats.spans += count as u64;
         let rows = Arc::new(priced(&batches, &pricing));
+        if resync && !rows.is_empty() && synced_at.elapsed() >= BUDGET_RESYNC_INTERVAL {
+            // Before the write: the store holds every replica's costs but not these rows yet.
+            let listed = budgets.budgets().to_vec();
+            match restore_budgets(&mut budgets, &listed, store.as_ref(), now_unix_nanos()).await {
+                Ok(()) => synced_at = std::time::Instant::now(),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read the budgets' spend; using this worker's own");
+                }
+            }
+        }
         if !rows.is_empty() {
             match write(&mut subscription, &store, &rows, &mut stats).await {
                 Retried::Done(new) => {

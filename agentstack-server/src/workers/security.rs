@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::alerts::AlertSink;
 use crate::bus::{SpanBatch, SpanSubscription};
+use crate::clock::now_unix_nanos;
 use crate::normalize::NormalizedSpan;
 use crate::workers::retry::{Retried, retry};
 
@@ -141,14 +142,6 @@ pub fn alert_record(alert: Alert) -> AlertRecord {
         trace_id: Some(alert.trace_id),
         span_id: Some(alert.span_id),
     }
-}
-
-fn now_unix_nanos() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_nanos()).unwrap_or(i64::MAX)
-        })
 }
 
 #[cfg(test)]
