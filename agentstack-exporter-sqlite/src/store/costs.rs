@@ -292,6 +292,9 @@ const ADD_TO_METRICS: &str = "INSERT INTO cost_metrics (
         priced_span_count = priced_span_count + excluded.priced_span_count,
         estimated_span_count = estimated_span_count + excluded.estimated_span_count";
 
+/// A `cost_metrics` row's key: project, model, agent, hour (seconds since the epoch).
+type MetricsKey<'a> = (&'a str, &'a str, &'a str, i64);
+
 /// The figures one write adds to one `cost_metrics` row: the sums over its new spans of that
 /// (project, model, agent, hour), each column summed as the row sums it (nanodollars and the
 /// femtodollars below them apart), so one upsert per row gives what one per span gave.
@@ -481,8 +484,8 @@ impl SqliteSpanStore {
                 let mut insert = tx.prepare_cached(INSERT_SPAN_COST)?;
                 // The new rows' figures, summed per cost_metrics row (in the order first
                 // met), then added with one upsert per row.
-                let mut sums: Vec<((&str, &str, &str, i64), MetricsSum)> = Vec::new();
-                let mut row_of: HashMap<(&str, &str, &str, i64), usize> = HashMap::new();
+                let mut sums: Vec<(MetricsKey<'_>, MetricsSum)> = Vec::new();
+                let mut row_of: HashMap<MetricsKey<'_>, usize> = HashMap::new();
                 for (at, cost) in costs.iter().enumerate() {
                     let split = cost.cost_femtos.map(split_femtos);
                     let inserted = insert.execute(rusqlite::params![
