@@ -15,5 +15,5 @@ pub mod store;
 pub use spool::{EvictedBatches, SpoolError, SpoolStats, SpooledBatch, SqliteSpool};
 pub use store::{
     ApiKeyRecord, DEFAULT_PROJECT, SpanRecord, SpanStatus, SqliteSpanStore, StoreError,
-    TraceFilter, TraceSummary,
+    TraceFilter, TraceSummary, WalCheckpoint,
 };

@@ -801,3 +801,37 @@ fn the_same_trace_and_span_in_two_projects_are_two_spans() {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].span_count, 2);
 }
+
+#[test]
+fn a_checkpoint_from_another_connection_copies_what_the_writer_left_in_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traces.db");
+    let writer = SqliteSpanStore::open(&path).unwrap();
+    let checkpointer = SqliteSpanStore::open(&path).unwrap();
+    // The writer never copies the log itself.
+    writer.set_wal_autocheckpoint(0).unwrap();
+    let spans: Vec<SpanRecord> = (1..=200)
+        .map(|n| span(&tid(n), n, None, "x", 1, 2))
+        .collect();
+    writer.insert_spans(&spans).unwrap();
+    let wal = dir.path().join("traces.db-wal");
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0);
+    let done = checkpointer.checkpoint().unwrap();
+    assert!(done.wal_frames > 0, "{done:?}");
+    assert_eq!(done.copied_frames, done.wal_frames, "{done:?}");
+    // Nothing new since: nothing more to copy, and the next write starts the log over.
+    assert_eq!(checkpointer.checkpoint().unwrap(), done);
+    writer
+        .insert_spans(&[span(&tid(201), 201, None, "x", 1, 2)])
+        .unwrap();
+    let after = checkpointer.checkpoint().unwrap();
+    assert!(
+        after.wal_frames < done.wal_frames,
+        "{after:?} after {done:?}"
+    );
+    drop(writer);
+    assert_eq!(checkpointer.span_count().unwrap(), 201);
+    // In memory there is no log: nothing to copy.
+    let memory = SqliteSpanStore::open_in_memory().unwrap();
+    assert_eq!(memory.checkpoint().unwrap().wal_frames, -1);
+}

@@ -10,7 +10,8 @@
 //!
 //! Client and server share this machine's 2 cores, so the numbers are a floor for the server.
 //! Scale with AGENTSTACK_BENCH_SCALE (default 1.0; e.g. 0.1 for a quick run); pass more flags to
-//! `serve` with AGENTSTACK_BENCH_SERVE_ARGS (e.g. `--no-security`).
+//! `serve` with AGENTSTACK_BENCH_SERVE_ARGS (e.g. `--no-security`); run only some parts with
+//! AGENTSTACK_BENCH_PARTS (e.g. `1`, or `2,3`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -108,6 +109,21 @@ fn scratch(name: &str) -> PathBuf {
     dir.join("server.db")
 }
 
+/// CPU seconds (user + system, every thread) a process has used so far, from /proc (Linux;
+/// `None` elsewhere). `pid` `None`: this process.
+fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/stat"),
+        None => "/proc/self/stat".to_string(),
+    };
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ, which /proc counts in, is 100 on Linux.
+    Some(ticks / 100.0)
+}
+
 fn sustained_ingest(scale: f64) {
     let requests = ((1_500.0 * scale) as u64).max(20);
     let bodies: Vec<Vec<u8>> = (0..requests).map(request).collect();
@@ -115,6 +131,8 @@ fn sustained_ingest(scale: f64) {
     let serve = start_serve(&db);
     let next = AtomicUsize::new(0);
     let refused = AtomicUsize::new(0);
+    let server_cpu_before = cpu_seconds(Some(serve.child.id()));
+    let client_cpu_before = cpu_seconds(None);
     let start = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..4 {
@@ -140,6 +158,11 @@ fn sustained_ingest(scale: f64) {
     let spans = requests as i64 * BATCH as i64;
     wait_stored(&db, spans);
     let stored = start.elapsed();
+    let used = |before: Option<f64>, pid| Some(cpu_seconds(pid)? - before?);
+    let (server_cpu, client_cpu) = (
+        used(server_cpu_before, Some(serve.child.id())),
+        used(client_cpu_before, None),
+    );
     println!(
         "sustained ingest: {spans} spans in {requests} requests (~{} KB gzip each): accepted in {accepted:.2?}, \
          stored and queryable in {stored:.2?} = {:.0} spans/s ({} answers were 503/errors and retried)",
@@ -147,6 +170,15 @@ fn sustained_ingest(scale: f64) {
         spans as f64 / stored.as_secs_f64(),
         refused.load(Ordering::Relaxed)
     );
+    if let (Some(server), Some(client)) = (server_cpu, client_cpu) {
+        println!(
+            "sustained ingest CPU: server {server:.2} s ({:.1} µs/span), load client {client:.2} s, \
+             of {:.2} s of wall time on {} cores",
+            server * 1e6 / spans as f64,
+            stored.as_secs_f64(),
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
+    }
 }
 
 fn paced_latency(scale: f64) {
@@ -280,7 +312,16 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1.0);
-    sustained_ingest(scale);
-    paced_latency(scale);
-    query_latency(scale);
+    // AGENTSTACK_BENCH_PARTS: which parts to run, e.g. `1` or `2,3` (default: all).
+    let parts = std::env::var("AGENTSTACK_BENCH_PARTS").unwrap_or_else(|_| "1,2,3".into());
+    let runs = |part: &str| parts.split(',').any(|p| p.trim() == part);
+    if runs("1") {
+        sustained_ingest(scale);
+    }
+    if runs("2") {
+        paced_latency(scale);
+    }
+    if runs("3") {
+        query_latency(scale);
+    }
 }

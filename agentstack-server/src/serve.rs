@@ -251,6 +251,23 @@ pub async fn run(
     let key_store = SqliteStore::open(&args.db)
         .await
         .with_context(|| format!("cannot open {} for the API keys", args.db.display()))?;
+    // The write-ahead log is copied into the file by a connection of its own, off the
+    // writer's path (the copy and its fsyncs would hold the writer, and the cost worker
+    // behind it, for tens of milliseconds each time).
+    let checkpointer = SqliteStore::open(&args.db)
+        .await
+        .with_context(|| format!("cannot open {} for its WAL checkpoints", args.db.display()))?;
+    {
+        let writer = Arc::clone(sqlite.sqlite());
+        tokio::task::spawn_blocking(move || {
+            writer.set_wal_autocheckpoint(crate::store::WRITER_AUTOCHECKPOINT_PAGES)
+        })
+        .await
+        .context("configuring the span store")?
+        .with_context(|| format!("cannot configure the span store {}", args.db.display()))?;
+    }
+    let checkpoints =
+        tokio::spawn(checkpointer.checkpoint_every(crate::store::CHECKPOINT_INTERVAL));
     let groups = stages.groups();
     let retention = match args.retention_days {
         0 => Retention::Off,
@@ -269,7 +286,10 @@ pub async fn run(
         loopback_only,
         batching: Batching::EMBEDDED,
     };
-    pipeline::run(stages, backend, args, "serve", shutdown).await
+    let served = pipeline::run(stages, backend, args, "serve", shutdown).await;
+    // Every worker has drained; closing the last connection checkpoints what is left.
+    checkpoints.abort();
+    served
 }
 
 /// The cost worker's prices (the table, each project's overrides from the config file and,

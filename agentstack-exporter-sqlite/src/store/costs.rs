@@ -270,13 +270,14 @@ const INSERT_SPAN_COST: &str = "INSERT OR IGNORE INTO span_costs (
     ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
         ?19, ?20, ?21, ?22)";
 
-/// Adds one new span's figures to its hour's row.
+/// Adds the figures of a write's new spans of one (project, model, agent, hour) to its row;
+/// ?14 is how many spans they are.
 const ADD_TO_METRICS: &str = "INSERT INTO cost_metrics (
         project, model, agent, hour_unix_seconds, cost_nanos, cost_sub_femtos,
         estimated_cost_nanos, estimated_cost_sub_femtos, input_tokens, output_tokens,
         cache_read_tokens, cache_write_tokens, reasoning_tokens, span_count, priced_span_count,
         estimated_span_count
-    ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1, ?14, ?15)
+    ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
     ON CONFLICT (project, hour_unix_seconds, model, agent) DO UPDATE SET
         cost_nanos = cost_nanos + excluded.cost_nanos,
         cost_sub_femtos = cost_sub_femtos + excluded.cost_sub_femtos,
@@ -287,9 +288,54 @@ const ADD_TO_METRICS: &str = "INSERT INTO cost_metrics (
         cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,
         cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
         reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
-        span_count = span_count + 1,
+        span_count = span_count + excluded.span_count,
         priced_span_count = priced_span_count + excluded.priced_span_count,
         estimated_span_count = estimated_span_count + excluded.estimated_span_count";
+
+/// A `cost_metrics` row's key: project, model, agent, hour (seconds since the epoch).
+type MetricsKey<'a> = (&'a str, &'a str, &'a str, i64);
+
+/// The figures one write adds to one `cost_metrics` row: the sums over its new spans of that
+/// (project, model, agent, hour), each column summed as the row sums it (nanodollars and the
+/// femtodollars below them apart), so one upsert per row gives what one per span gave.
+#[derive(Debug, Default)]
+struct MetricsSum {
+    cost_nanos: i64,
+    cost_sub_femtos: i64,
+    estimated_cost_nanos: i64,
+    estimated_cost_sub_femtos: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    cache_read_tokens: i64,
+    cache_write_tokens: i64,
+    reasoning_tokens: i64,
+    span_count: i64,
+    priced_span_count: i64,
+    estimated_span_count: i64,
+}
+
+impl MetricsSum {
+    /// Adds one new span's figures.
+    fn add(&mut self, cost: &SpanCostRecord, split: Option<(i64, i64)>) {
+        let (nanos, sub) = split.unwrap_or((0, 0));
+        let estimated = cost.estimated && split.is_some();
+        let add = |sum: &mut i64, n: i64| *sum = sum.saturating_add(n);
+        add(&mut self.cost_nanos, nanos);
+        add(&mut self.cost_sub_femtos, sub);
+        if estimated {
+            add(&mut self.estimated_cost_nanos, nanos);
+            add(&mut self.estimated_cost_sub_femtos, sub);
+        }
+        add(&mut self.input_tokens, cost.input_tokens);
+        add(&mut self.output_tokens, cost.output_tokens);
+        add(&mut self.cache_read_tokens, cost.cache_read_tokens);
+        add(&mut self.cache_write_tokens, cost.cache_write_tokens);
+        add(&mut self.reasoning_tokens, cost.reasoning_tokens);
+        add(&mut self.span_count, 1);
+        add(&mut self.priced_span_count, i64::from(split.is_some()));
+        add(&mut self.estimated_span_count, i64::from(estimated));
+    }
+}
 
 const TRACE_COST: &str = "SELECT COALESCE(SUM(cost_nanos), 0), COALESCE(SUM(cost_sub_femtos), 0),
         COALESCE(MAX(estimated * (cost_nanos IS NOT NULL)), 0), COUNT(cost_nanos)
@@ -436,7 +482,10 @@ impl SqliteSpanStore {
             let mut new = Vec::new();
             {
                 let mut insert = tx.prepare_cached(INSERT_SPAN_COST)?;
-                let mut add = tx.prepare_cached(ADD_TO_METRICS)?;
+                // The new rows' figures, summed per cost_metrics row (in the order first
+                // met), then added with one upsert per row.
+                let mut sums: Vec<(MetricsKey<'_>, MetricsSum)> = Vec::new();
+                let mut row_of: HashMap<MetricsKey<'_>, usize> = HashMap::new();
                 for (at, cost) in costs.iter().enumerate() {
                     let split = cost.cost_femtos.map(split_femtos);
                     let inserted = insert.execute(rusqlite::params![
@@ -467,25 +516,37 @@ impl SqliteSpanStore {
                         continue;
                     }
                     new.push(at);
-                    let (nanos, sub) = split.unwrap_or((0, 0));
-                    let estimated = cost.estimated && split.is_some();
-                    let (e_nanos, e_sub) = if estimated { (nanos, sub) } else { (0, 0) };
-                    add.execute(rusqlite::params![
-                        cost.project,
-                        cost.model,
-                        cost.agent,
+                    let key = (
+                        cost.project.as_str(),
+                        cost.model.as_str(),
+                        cost.agent.as_str(),
                         hour_of(cost.end_unix_nanos),
-                        nanos,
-                        sub,
-                        e_nanos,
-                        e_sub,
-                        cost.input_tokens,
-                        cost.output_tokens,
-                        cost.cache_read_tokens,
-                        cost.cache_write_tokens,
-                        cost.reasoning_tokens,
-                        i64::from(split.is_some()),
-                        i64::from(estimated),
+                    );
+                    let row = *row_of.entry(key).or_insert_with(|| {
+                        sums.push((key, MetricsSum::default()));
+                        sums.len() - 1
+                    });
+                    sums[row].1.add(cost, split);
+                }
+                let mut add = tx.prepare_cached(ADD_TO_METRICS)?;
+                for ((project, model, agent, hour), sum) in &sums {
+                    add.execute(rusqlite::params![
+                        project,
+                        model,
+                        agent,
+                        hour,
+                        sum.cost_nanos,
+                        sum.cost_sub_femtos,
+                        sum.estimated_cost_nanos,
+                        sum.estimated_cost_sub_femtos,
+                        sum.input_tokens,
+                        sum.output_tokens,
+                        sum.cache_read_tokens,
+                        sum.cache_write_tokens,
+                        sum.reasoning_tokens,
+                        sum.span_count,
+                        sum.priced_span_count,
+                        sum.estimated_span_count,
                     ])?;
                 }
             }

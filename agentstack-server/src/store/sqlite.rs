@@ -13,6 +13,14 @@ use agentstack_exporter_sqlite::{ApiKeyRecord, SpanRecord, SqliteSpanStore, Stor
 
 use super::{Store, StoreFailure, StoreResult};
 
+/// How often `agentstack serve` copies the write-ahead log into the database file, on a
+/// connection of its own ([`SqliteStore::checkpoint_every`]).
+pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The writer connection's own checkpoint threshold while a checkpointer runs beside it: a
+/// backstop (64 MiB of 4 KiB pages) that only a checkpointer far behind lets the log reach.
+pub const WRITER_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+
 /// The SQLite span store as a [`Store`]. Each `SqliteStore` is one connection: give the API,
 /// the writer and the key checks one each, so that a read never waits for a write (WAL).
 #[derive(Debug, Clone)]
@@ -36,6 +44,30 @@ impl SqliteStore {
     /// The SQLite store itself, for what only it does (retention by row, the terminal viewer).
     pub fn sqlite(&self) -> &Arc<SqliteSpanStore> {
         &self.0
+    }
+
+    /// Copies the write-ahead log into the database file every `every`, on this connection
+    /// (give it one of its own), until the task is aborted. The writer's connection then
+    /// leaves the copy, and its fsyncs, to this one ([`WRITER_AUTOCHECKPOINT_PAGES`]), so a
+    /// write never waits for a checkpoint. A failure is reported once, and tried again.
+    pub async fn checkpoint_every(self, every: std::time::Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut reported = false;
+        loop {
+            ticks.tick().await;
+            match self.blocking(SqliteSpanStore::checkpoint).await {
+                Ok(_) => reported = false,
+                Err(error) if !reported => {
+                    reported = true;
+                    tracing::warn!(
+                        %error,
+                        "checkpointing the span store failed; retrying (the WAL grows meanwhile)"
+                    );
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// Runs `call` on the store on the blocking pool.

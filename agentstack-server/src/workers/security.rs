@@ -83,18 +83,33 @@ pub async fn run(
 pub fn scan_batch(engine: &mut SecurityEngine, batch: &SpanBatch, now: i64) -> Vec<AlertRecord> {
     let mut alerts = Vec::new();
     for span in &batch.spans {
-        let attributes: Value =
-            serde_json::from_str(&span.record.attributes).unwrap_or(Value::Null);
+        let attributes: ScanAttributes =
+            serde_json::from_str(&span.record.attributes).unwrap_or_default();
         let scan = scan_span(span, &attributes);
         alerts.extend(engine.scan(&scan, now).into_iter().map(alert_record));
     }
     alerts
 }
 
+/// The few attributes the engine's view reads, deserialized straight from the attributes text
+/// (serde skips every other key without building it: the prompt and answer are most of a span,
+/// and they are in the record's columns already). A value that is not a string is no text.
+#[derive(Debug, Default, serde::Deserialize)]
+struct ScanAttributes {
+    #[serde(rename = "gen_ai.tool.name")]
+    gen_ai_tool_name: Option<Value>,
+    #[serde(rename = "tool.name")]
+    tool_name: Option<Value>,
+    #[serde(rename = "gen_ai.agent.name")]
+    agent_name: Option<Value>,
+    #[serde(rename = "agentstack.redacted")]
+    redacted: Option<Value>,
+}
+
 /// The engine's view of a normalized span, borrowing from it and its parsed attributes.
-fn scan_span<'a>(span: &'a NormalizedSpan, attributes: &'a Value) -> ScanSpan<'a> {
+fn scan_span<'a>(span: &'a NormalizedSpan, attributes: &'a ScanAttributes) -> ScanSpan<'a> {
     let record = &span.record;
-    let text = |key: &str| attributes.get(key).and_then(Value::as_str);
+    let text = |value: &'a Option<Value>| value.as_ref().and_then(Value::as_str);
     let mut scan = ScanSpan::new(&span.project, &record.trace_id, &record.span_id);
     scan.parent_span_id = record.parent_span_id.as_deref();
     scan.name = &record.name;
@@ -105,12 +120,12 @@ fn scan_span<'a>(span: &'a NormalizedSpan, attributes: &'a Value) -> ScanSpan<'a
     scan.end_unix_nanos = record.end_unix_nanos;
     scan.input = record.input.as_deref();
     scan.output = record.output.as_deref();
-    scan.tool_name = text("gen_ai.tool.name").or_else(|| text("tool.name"));
-    scan.agent_name = text("gen_ai.agent.name");
+    scan.tool_name = text(&attributes.gen_ai_tool_name).or_else(|| text(&attributes.tool_name));
+    scan.agent_name = text(&attributes.agent_name);
     scan.model = record.model.as_deref();
     scan.input_tokens = record.input_tokens;
     scan.output_tokens = record.output_tokens;
-    scan.redacted = text("agentstack.redacted");
+    scan.redacted = text(&attributes.redacted);
     scan.attributes = &record.attributes;
     scan
 }
@@ -170,6 +185,24 @@ mod tests {
             resource_attributes: "{}".into(),
             scope_name: String::new(),
         }
+    }
+
+    #[test]
+    fn the_scan_reads_its_attributes_as_text_only() {
+        let mut span = tool_span("00f067aa0ba902b7", "ok");
+        span.record.attributes = r#"{"input.value":{"big":[1,2,3]},"gen_ai.tool.name":3,
+            "tool.name":"fetch","gen_ai.agent.name":"planner","agentstack.redacted":"email"}"#
+            .into();
+        let attributes: ScanAttributes = serde_json::from_str(&span.record.attributes).unwrap();
+        let scan = scan_span(&span, &attributes);
+        // A number is no tool name: the next source is read.
+        assert_eq!(scan.tool_name, Some("fetch"));
+        assert_eq!(scan.agent_name, Some("planner"));
+        assert_eq!(scan.redacted, Some("email"));
+        span.record.attributes = "not json".into();
+        let attributes: ScanAttributes =
+            serde_json::from_str(&span.record.attributes).unwrap_or_default();
+        assert_eq!(scan_span(&span, &attributes).tool_name, None);
     }
 
     #[test]
