@@ -362,7 +362,82 @@ mod tests {
     use agentstack_exporter_sqlite::SpanRecord;
 
     use super::*;
+    use crate::bus::{InProcessBus, SpanBus};
     use crate::normalize::SpanLink;
+
+    fn batch_of(spans: usize) -> SpanBatch {
+        SpanBatch {
+            spans: (0..spans)
+                .map(|i| NormalizedSpan {
+                    project: "p".into(),
+                    record: SpanRecord::new("a".repeat(32), format!("{i:016x}"), "chat", 1, 2),
+                    otel_span_kind: 1,
+                    links: Vec::new(),
+                    resource_attributes: "{}".into(),
+                    scope_name: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    const BATCHING: Batching = Batching {
+        rows: 100,
+        wait: Duration::from_millis(300),
+        backlog_rows: 640,
+        writes: 2,
+    };
+
+    #[tokio::test]
+    async fn a_backlog_joins_the_write_up_to_backlog_rows() {
+        let bus = InProcessBus::new(64, &["writer"]);
+        for _ in 0..25 {
+            bus.publish(batch_of(64)).await.unwrap();
+        }
+        let mut subscription = bus.subscribe("writer").unwrap();
+        let sizes = |batches: Vec<Arc<SpanBatch>>| batches.len();
+        // 640 spans (10 batches) a write, then what is left.
+        assert_eq!(
+            sizes(gather(&mut subscription, &BATCHING).await.unwrap()),
+            10
+        );
+        assert_eq!(
+            sizes(gather(&mut subscription, &BATCHING).await.unwrap()),
+            10
+        );
+        assert_eq!(
+            sizes(gather(&mut subscription, &BATCHING).await.unwrap()),
+            5
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_backlog_a_write_is_rows_or_the_wait() {
+        let bus = InProcessBus::new(64, &["writer"]);
+        let mut subscription = bus.subscribe("writer").unwrap();
+        // Fewer than `rows`: written once the first batch waited `wait`.
+        bus.publish(batch_of(64)).await.unwrap();
+        let started = Instant::now();
+        let batches = gather(&mut subscription, &BATCHING).await.unwrap();
+        assert_eq!(batches.len(), 1);
+        assert!(
+            started.elapsed() >= BATCHING.wait,
+            "{:?}",
+            started.elapsed()
+        );
+        // `rows` reached and nothing more waiting: written at once, not after the (long) wait.
+        bus.publish(batch_of(64)).await.unwrap();
+        bus.publish(batch_of(64)).await.unwrap();
+        let patient = Batching {
+            wait: Duration::from_secs(60),
+            ..BATCHING
+        };
+        let batches =
+            tokio::time::timeout(Duration::from_secs(30), gather(&mut subscription, &patient))
+                .await
+                .expect("the write did not wait for the deadline")
+                .unwrap();
+        assert_eq!(batches.len(), 2);
+    }
 
     #[test]
     fn the_row_carries_project_links_and_resource() {
