@@ -72,6 +72,81 @@ fn start(args: &[&str]) -> Process {
     Process { child, collector }
 }
 
+/// CPU seconds (user + system, every thread) that process `pid` ("self": this one, the clients)
+/// has used so far, from /proc/PID/stat; 0 where there is none.
+fn cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime, fields 14 and 15 of stat (11 and 12 after the name and state).
+    (ticks(11) + ticks(12)) / clock_ticks()
+}
+
+/// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 if unknown).
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// The CPU each process of a phase used during it: where the time goes, whatever else shares
+/// the machine (wall-clock rates depend on that; these much less).
+struct CpuMeter {
+    processes: Vec<(&'static str, String, f64)>,
+}
+
+impl CpuMeter {
+    fn start(processes: &[(&'static str, Option<u32>)]) -> CpuMeter {
+        let mut processes: Vec<(&'static str, String, f64)> = processes
+            .iter()
+            .filter_map(|&(name, pid)| Some((name, pid?.to_string())))
+            .map(|(name, pid)| {
+                let at = cpu_seconds(&pid);
+                (name, pid, at)
+            })
+            .collect();
+        processes.push(("clients", "self".into(), cpu_seconds("self")));
+        CpuMeter { processes }
+    }
+
+    /// `name S s, …` of the CPU seconds since `start`, and µs of CPU per span in all.
+    fn report(&self, spans: usize) -> String {
+        let used: Vec<(&str, f64)> = self
+            .processes
+            .iter()
+            .map(|(name, pid, at)| (*name, cpu_seconds(pid) - at))
+            .collect();
+        let total: f64 = used.iter().map(|(_, s)| s).sum();
+        let parts: Vec<String> = used
+            .iter()
+            .map(|(name, s)| format!("{name} {s:.2} s"))
+            .collect();
+        format!(
+            "CPU {} = {:.0} µs/span",
+            parts.join(", "),
+            total * 1e6 / spans as f64
+        )
+    }
+}
+
 fn distributed_args<'a>(redis: &'a str, clickhouse: &'a str, role: &[&'a str]) -> Vec<&'a str> {
     let mut args = role.to_vec();
     args.extend([
@@ -151,12 +226,17 @@ fn collector_alone(redis: &Redis, clickhouse: &ClickHouse, bodies: &[Vec<u8>]) {
         &["collector"],
     ));
     let url = collector.collector.clone().unwrap();
+    let cpu = CpuMeter::start(&[
+        ("collector", Some(collector.child.id())),
+        ("redis", redis.pid()),
+    ]);
     let (took, refused, _) = send_all(&url, bodies);
     let spans = bodies.len() * BATCH;
     println!(
         "collector alone → Redis: {spans} spans in {took:.2?} = {:.0} spans/s ({refused} refusals retried)",
         spans as f64 / took.as_secs_f64()
     );
+    println!("  {}", cpu.report(spans));
 }
 
 /// `bodies[i]` is `request(first + i)`.
@@ -225,6 +305,12 @@ fn pipeline(redis: &Redis, clickhouse: &ClickHouse, bodies: &[Vec<u8>], first: u
             }
         })
     };
+    let cpu = CpuMeter::start(&[
+        ("collector", Some(collector.child.id())),
+        ("redis", redis.pid()),
+        ("writer", Some(_writer.child.id())),
+        ("clickhouse", clickhouse.pid()),
+    ]);
     let start = Instant::now();
     let (took, refused, accepted) = send_all(&url, bodies);
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -261,6 +347,7 @@ fn pipeline(redis: &Redis, clickhouse: &ClickHouse, bodies: &[Vec<u8>], first: u
         percentile(&lags, 0.99),
         lags.len()
     );
+    println!("  {}", cpu.report(spans));
 }
 
 fn embedded(bodies: &[Vec<u8>]) {

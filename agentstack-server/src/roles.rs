@@ -207,10 +207,10 @@ pub async fn run_distributed(
         retention,
         redis: Some(bus),
         loopback_only: listeners.iter().all(|addr| addr.ip().is_loopback()),
-        batching: Batching {
-            rows: args.write_batch_rows.max(1),
-            wait: Duration::from_millis(args.write_batch_ms),
-        },
+        batching: Batching::distributed(
+            args.write_batch_rows,
+            Duration::from_millis(args.write_batch_ms),
+        ),
     };
     pipeline::run(stages, backend, args, name, shutdown).await
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use agentstack_exporter_sqlite::SpanRecord;
 use agentstack_server::bus::{
-    PublishError, RedisBus, RedisBusConfig, SpanBatch, SpanBus, SpanSubscription,
+    PublishError, Received, RedisBus, RedisBusConfig, SpanBatch, SpanBus, SpanSubscription,
 };
 use agentstack_server::normalize::NormalizedSpan;
 use support::services::Redis;
@@ -75,6 +75,43 @@ async fn every_group_gets_every_batch_and_an_ack_forgets_it() {
         bus.publish(batch("late")).await,
         Err(PublishError::Closed)
     ));
+}
+
+#[tokio::test]
+async fn a_taken_receipt_acknowledges_its_entries_and_no_others() {
+    let redis = Redis::start();
+    let bus = RedisBus::connect(config(&redis), &["writer"])
+        .await
+        .unwrap();
+    for name in ["one", "two", "three"] {
+        bus.publish(batch(name)).await.unwrap();
+    }
+    {
+        let mut consumer = bus.subscribe_as("writer", "dying");
+        assert_eq!(name_of(&consumer.next().await.unwrap()), "one");
+        let first = consumer.take_received();
+        assert_eq!(name_of(&consumer.next().await.unwrap()), "two");
+        let second = consumer.take_received();
+        assert_eq!(name_of(&consumer.next().await.unwrap()), "three");
+        // "two" is stored before "one" (two writes at once): acknowledged by its own id.
+        second.ack().await;
+        // A later ack() covers what was not taken ("three"), not "one".
+        consumer.ack().await;
+        drop(first);
+        // Dropped with "one" unacknowledged: the process died before that write was durable.
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut heir = bus.subscribe_as("writer", "heir");
+    let taken = tokio::time::timeout(Duration::from_secs(10), heir.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(name_of(&taken), "one", "only the unacknowledged entry");
+    heir.ack().await;
+    bus.close();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut last = bus.subscribe_as("writer", "last");
+    assert!(last.next().await.is_none(), "nothing else was pending");
 }
 
 #[tokio::test]

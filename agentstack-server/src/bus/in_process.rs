@@ -119,6 +119,10 @@ pub struct InProcessSubscription {
 }
 
 impl SpanSubscription for InProcessSubscription {
+    type Received = ();
+
+    fn take_received(&mut self) {}
+
     async fn next(&mut self) -> Option<Arc<SpanBatch>> {
         self.receiver.recv().await
     }

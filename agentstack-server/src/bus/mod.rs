@@ -8,6 +8,7 @@ mod redis_live;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::normalize::NormalizedSpan;
 
@@ -101,8 +102,43 @@ pub trait SpanBus: Send + Sync + 'static {
     fn describe(&self) -> String;
 }
 
+/// Batches received from a subscription and not acknowledged yet, taken out of it with
+/// [`SpanSubscription::take_received`] so that they can be acknowledged on their own, from
+/// another task, once their effect is durable, while the consumer receives more meanwhile.
+pub trait Received: Send + 'static {
+    /// Acknowledges these batches, and only these (see [`SpanSubscription::ack`]).
+    fn ack(self) -> impl Future<Output = ()> + Send;
+}
+
+/// Nothing to acknowledge: a bus that forgets (in-process).
+impl Received for () {
+    async fn ack(self) {}
+}
+
+/// Whether a bus was closed, for a task that does not hold the subscription (a write running
+/// beside the next read); see [`SpanSubscription::closing`].
+#[derive(Debug, Clone, Default)]
+pub struct Closing(Option<Arc<AtomicBool>>);
+
+impl Closing {
+    /// Follows `closed`, a bus's flag.
+    pub fn of(closed: Arc<AtomicBool>) -> Closing {
+        Closing(Some(closed))
+    }
+
+    /// Whether the bus was closed; never, without a flag.
+    pub fn is_closed(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|closed| closed.load(Ordering::Acquire))
+    }
+}
+
 /// One consumer of one group.
 pub trait SpanSubscription: Send + 'static {
+    /// What [`take_received`](Self::take_received) hands out.
+    type Received: Received;
+
     /// The next batch, waiting for one; `None` once the bus is closed and every batch published
     /// before has been received.
     fn next(&mut self) -> impl Future<Output = Option<Arc<SpanBatch>>> + Send;
@@ -126,6 +162,15 @@ pub trait SpanSubscription: Send + 'static {
     /// this one dies. Call it after the effect is durable. The in-process bus needs nothing.
     fn ack(&mut self) -> impl Future<Output = ()> + Send {
         async {}
+    }
+
+    /// The batches received so far and not acknowledged, taken out of the subscription: a later
+    /// [`ack`](Self::ack) leaves them alone, and [`Received::ack`] acknowledges exactly them.
+    fn take_received(&mut self) -> Self::Received;
+
+    /// [`is_closed`](Self::is_closed), for another task.
+    fn closing(&self) -> Closing {
+        Closing::default()
     }
 
     /// Whether an unacknowledged batch survives this consumer (and is delivered again): then a

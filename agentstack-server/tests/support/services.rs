@@ -41,6 +41,11 @@ impl Redis {
         redis
     }
 
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// `redis://127.0.0.1:PORT/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
@@ -82,7 +87,25 @@ impl Drop for Redis {
     }
 }
 
-/// A ClickHouse server on a temporary data directory.
+/// Where the throwaway ClickHouse servers keep their data: `AGENTSTACK_TEST_CLICKHOUSE_DIR`
+/// if set, else memory (`/dev/shm`) where there is one, else the temporary directory. Memory,
+/// like the Redis without persistence: on a disk whose ext4 has no journal (these machines'
+/// root), every file ClickHouse creates (each insert's part is ~90 files) scans the inodes
+/// deleted in the last minutes (the kernel's `recently_deleted`), which made inode allocation
+/// the largest cost of ClickHouse in the distributed bench — a cost of the machine, not of the
+/// pipeline.
+fn clickhouse_parent() -> PathBuf {
+    if let Some(dir) = std::env::var_os("AGENTSTACK_TEST_CLICKHOUSE_DIR") {
+        return PathBuf::from(dir);
+    }
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        return shm.to_path_buf();
+    }
+    std::env::temp_dir()
+}
+
+/// A ClickHouse server on a temporary data directory (see [`clickhouse_parent`]).
 pub struct ClickHouse {
     pid: Option<u32>,
     http_port: u16,
@@ -101,10 +124,15 @@ impl ClickHouse {
             pid: None,
             http_port: free_port(),
             tcp_port: free_port(),
-            dir: tempfile::tempdir().unwrap(),
+            dir: tempfile::tempdir_in(clickhouse_parent()).unwrap(),
         };
         clickhouse.restart();
         clickhouse
+    }
+
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
     }
 
     /// `http://127.0.0.1:PORT`.
