@@ -527,6 +527,22 @@ fn clickhouse_count(clickhouse: &ClickHouse, db: &str, table: &str) -> u64 {
         .unwrap()
 }
 
+/// Waits up to `seconds` until `table` in `db` holds at least `want` rows.
+fn wait_for_rows(clickhouse: &ClickHouse, db: &str, table: &str, want: u64, seconds: u64) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        let rows = clickhouse_count(clickhouse, db, table);
+        if rows >= want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{table} holds {rows} rows, not {want}, after {seconds} s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn the_writer_moves_days_past_the_hot_window_and_drops_days_past_retention() {
     let (redis, clickhouse) = (Redis::start(), ClickHouse::start());
@@ -612,14 +628,7 @@ fn alerts_raised_while_clickhouse_is_down_are_stored_after_it_returns() {
     };
     // One alert stored first: the worker and its store work.
     accepted(0);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while clickhouse_count(&clickhouse, db, "security_alerts") < 1 {
-        assert!(
-            Instant::now() < deadline,
-            "the first alert was never stored"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_rows(&clickhouse, db, "security_alerts", 1, 60);
     clickhouse.kill();
     for n in 1..=10 {
         accepted(n);
@@ -776,13 +785,7 @@ fn two_cost_replicas_cross_a_budget_that_neither_crosses_alone() {
     );
     let started = Instant::now();
     let url = format!("{}/v1/traces", collector.collector.as_deref().unwrap());
-    let priced_count = |want: u64| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while clickhouse_count(&clickhouse, db, "span_costs") < want {
-            assert!(Instant::now() < deadline, "{want} span costs never stored");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
+    let priced_count = |want: u64| wait_for_rows(&clickhouse, db, "span_costs", want, 60);
     // The first call is priced by the first replica alone …
     signal(&second, "STOP");
     let answer = post(&url, "application/x-protobuf", None, &priced_request(1));
@@ -796,14 +799,8 @@ fn two_cost_replicas_cross_a_budget_that_neither_crosses_alone() {
     let answer = post(&url, "application/x-protobuf", None, &priced_request(2));
     assert_eq!(answer.status, 200, "{}", answer.text());
     priced_count(2);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while clickhouse_count(&clickhouse, db, "security_alerts") < 1 {
-        assert!(
-            Instant::now() < deadline,
-            "the budget was crossed across the replicas and no alert came"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // The budget was crossed by the two together: its alert must come.
+    wait_for_rows(&clickhouse, db, "security_alerts", 1, 30);
     signal(&first, "CONT");
     assert_eq!(clickhouse_count(&clickhouse, db, "security_alerts"), 1);
 }
