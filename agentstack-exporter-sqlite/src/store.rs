@@ -1061,6 +1061,17 @@ impl SqliteSpanStore {
         })
     }
 
+    /// Lets this connection keep up to `kib` KiB of pages in memory (SQLite's default is 2,000
+    /// KiB; pages are allocated as they are read). A writer whose transactions change more than
+    /// its cache holds spills them to the log before the commit, and a reader of a large file
+    /// reads the same index pages from the file again and again.
+    pub fn set_cache_size_kib(&self, kib: u32) -> Result<(), StoreError> {
+        self.with_conn("setting the page cache size", |conn| {
+            // Negative: a size in KiB, not a number of pages.
+            conn.pragma_update(None, "cache_size", -i64::from(kib))
+        })
+    }
+
     /// Copies what the write-ahead log holds into the database file, without waiting for the
     /// other connections (SQLite's PASSIVE checkpoint: frames a reader still needs stay for
     /// later); the next write then starts the log from its beginning again once all of it was

@@ -835,3 +835,31 @@ fn a_checkpoint_from_another_connection_copies_what_the_writer_left_in_the_wal()
     let memory = SqliteSpanStore::open_in_memory().unwrap();
     assert_eq!(memory.checkpoint().unwrap().wal_frames, -1);
 }
+
+#[test]
+fn a_new_store_has_8_kib_pages_and_an_old_file_keeps_its_4_kib_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let page_size = |path: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("PRAGMA page_size", [], |row| row.get(0))
+            .unwrap()
+    };
+    let new = dir.path().join("new.db");
+    SqliteSpanStore::open(&new).unwrap();
+    assert_eq!(page_size(&new), 8192);
+    // A file made before (SQLite's default 4 KiB) opens, migrates and works as it is.
+    let old = dir.path().join("old.db");
+    rusqlite::Connection::open(&old)
+        .unwrap()
+        .execute_batch("PRAGMA page_size = 4096; CREATE TABLE t (x); DROP TABLE t;")
+        .unwrap();
+    let store = SqliteSpanStore::open(&old).unwrap();
+    store.set_cache_size_kib(64 * 1024).unwrap();
+    store
+        .insert_spans(&[span(&tid(1), 1, None, "x", 1, 2)])
+        .unwrap();
+    assert_eq!(store.span_count().unwrap(), 1);
+    drop(store);
+    assert_eq!(page_size(&old), 4096);
+}

@@ -102,11 +102,28 @@ fn wait_stored(db: &Path, count: i64) {
     }
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("agentstack-ingest-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("server.db")
+/// A directory of this run's store file, removed when dropped (declare it before the `Serve`
+/// that uses it, so the server stops first): a 1M-span store is about 450 MB.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("agentstack-ingest-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.0.join("server.db")
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// CPU seconds (user + system, every thread) a process has used so far, from /proc (Linux;
@@ -127,7 +144,8 @@ fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
 fn sustained_ingest(scale: f64) {
     let requests = ((1_500.0 * scale) as u64).max(20);
     let bodies: Vec<Vec<u8>> = (0..requests).map(request).collect();
-    let db = scratch("sustained");
+    let scratch = Scratch::new("sustained");
+    let db = scratch.db();
     let serve = start_serve(&db);
     let next = AtomicUsize::new(0);
     let refused = AtomicUsize::new(0);
@@ -186,7 +204,8 @@ fn paced_latency(scale: f64) {
     let seconds = (20.0 * scale).max(2.0);
     let requests = (spans_per_second * seconds / BATCH as f64) as u64;
     let bodies: Vec<Vec<u8>> = (0..requests).map(|n| request(1_000_000 + n)).collect();
-    let db = scratch("paced");
+    let scratch = Scratch::new("paced");
+    let db = scratch.db();
     let serve = start_serve(&db);
     let agent = agent();
     let interval = Duration::from_secs_f64(BATCH as f64 / spans_per_second);
@@ -212,7 +231,8 @@ fn paced_latency(scale: f64) {
 
 fn query_latency(scale: f64) {
     let total = ((1_000_000.0 * scale) as u64).max(10_000);
-    let db = scratch("query");
+    let scratch = Scratch::new("query");
+    let db = scratch.db();
     {
         let store = SqliteSpanStore::open(&db).unwrap();
         let base = 1_700_000_000_000_000_000i64;

@@ -259,8 +259,11 @@ pub async fn run(
         .with_context(|| format!("cannot open {} for its WAL checkpoints", args.db.display()))?;
     {
         let writer = Arc::clone(sqlite.sqlite());
+        let api = Arc::clone(api_store.sqlite());
         tokio::task::spawn_blocking(move || {
-            writer.set_wal_autocheckpoint(crate::store::WRITER_AUTOCHECKPOINT_PAGES)
+            writer.set_wal_autocheckpoint(crate::store::WRITER_AUTOCHECKPOINT_PAGES)?;
+            writer.set_cache_size_kib(crate::store::CACHE_KIB)?;
+            api.set_cache_size_kib(crate::store::CACHE_KIB)
         })
         .await
         .context("configuring the span store")?

@@ -22,7 +22,7 @@ use agentstack_exporter_sqlite::store::{
 use agentstack_exporter_sqlite::{ApiKeyRecord, SpanRecord, StoreError};
 use agentstack_store_clickhouse::ClickHouseStoreError;
 
-pub use sqlite::{CHECKPOINT_INTERVAL, SqliteStore, WRITER_AUTOCHECKPOINT_PAGES};
+pub use sqlite::{CACHE_KIB, CHECKPOINT_INTERVAL, SqliteStore, WRITER_AUTOCHECKPOINT_PAGES};
 
 /// What a store call gives back.
 pub type StoreResult<T> = Result<T, StoreFailure>;

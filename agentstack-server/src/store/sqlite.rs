@@ -21,6 +21,11 @@ pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_m
 /// backstop (64 MiB of 4 KiB pages) that only a checkpointer far behind lets the log reach.
 pub const WRITER_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 
+/// The page cache of the writer's and the API's connections, in KiB: one write of
+/// [`Batching::EMBEDDED`](crate::workers::writer::Batching::EMBEDDED)'s 8,192 spans changes about
+/// 20 MiB of pages, which SQLite's default 2,000 KiB spilled to the log before the commit.
+pub const CACHE_KIB: u32 = 64 * 1024;
+
 /// The SQLite span store as a [`Store`]. Each `SqliteStore` is one connection: give the API,
 /// the writer and the key checks one each, so that a read never waits for a write (WAL).
 #[derive(Debug, Clone)]
