@@ -30,7 +30,7 @@ pub(super) const BATCH_FIELD: &str = "batch";
 /// names of ~30 fields per span were a fifth of an LLM span's bytes, written by the collector,
 /// kept by Redis, read by every worker). Decoding takes either form, so entries written with
 /// field names (older collectors) still decode, and older workers decode these.
-pub(super) fn encode(batch: &SpanBatch) -> Result<Vec<u8>, rmp_serde::encode::Error> {
+pub fn encode(batch: &SpanBatch) -> Result<Vec<u8>, rmp_serde::encode::Error> {
     // Sized up front: growing a Vec of ~100 KB by doubling copies it a dozen times.
     let estimate: usize = batch.spans.iter().map(approximate_size).sum();
     let mut payload = Vec::with_capacity(estimate + 64);

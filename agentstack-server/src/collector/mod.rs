@@ -25,7 +25,7 @@ use crate::bus::{PublishError, SpanBatch, SpanBus};
 use crate::metrics::Metrics;
 use crate::normalize::normalize_request;
 
-pub use decode::{Encoding, Format, Refusal};
+pub use decode::{Encoding, Format, Refusal, request as decode_request};
 pub use grpc::{GrpcCollector, grpc_service};
 
 /// The OTLP/HTTP path of traces.

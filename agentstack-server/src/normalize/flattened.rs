@@ -115,7 +115,7 @@ mod tests {
     use serde_json::json;
 
     fn attributes(value: Json) -> Attributes {
-        value.as_object().unwrap().clone()
+        crate::normalize::value::from_json(value)
     }
 
     #[test]

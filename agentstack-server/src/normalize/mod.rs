@@ -221,7 +221,7 @@ pub fn normalize_request(request: ExportTraceServiceRequest, project: &str) -> N
                 .unwrap_or_default(),
         );
         let service_name = text(&resource, "service.name");
-        let resource_attributes = Json::Object(resource).to_string();
+        let resource_attributes = value::json_text(&resource);
         for scope_spans in resource_spans.scope_spans {
             let scope_name = scope_spans
                 .scope
@@ -268,7 +268,7 @@ fn normalize_span(
     ));
     for moved in [&reading.input, &reading.output].into_iter().flatten() {
         for key in &moved.keys {
-            attributes.remove(key);
+            attributes.swap_remove(key);
         }
     }
     add_names(&mut attributes, reading.kind);
@@ -302,7 +302,7 @@ fn normalize_span(
         user_id: reading.user_id,
         input: reading.input.map(|moved| moved.text),
         output: reading.output.map(|moved| moved.text),
-        attributes: Json::Object(attributes).to_string(),
+        attributes: value::json_text(&attributes),
         events: Json::Array(span.events.into_iter().map(event_json).collect()).to_string(),
         // The project, links and resource travel beside the record in `NormalizedSpan`; the
         // writer copies them in (`workers::writer::store_record`).
@@ -534,7 +534,7 @@ fn span_link(link: Link) -> Option<SpanLink> {
     Some(SpanLink {
         trace_id: trace_id(&link.trace_id).ok()?,
         span_id: span_id(&link.span_id).ok()?,
-        attributes: Json::Object(value::attributes(link.attributes)).to_string(),
+        attributes: Json::Object(value::json_object(link.attributes)).to_string(),
     })
 }
 
@@ -543,7 +543,7 @@ fn event_json(event: Event) -> Json {
     json!({
         "name": event.name,
         "time_unix_nanos": unix_nanos(event.time_unix_nano),
-        "attributes": Json::Object(value::attributes(event.attributes)),
+        "attributes": Json::Object(value::json_object(event.attributes)),
     })
 }
 

@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 
 use super::Kind;
 use super::flattened;
-use super::value::{Attributes, Moved, moved, text};
+use super::value::{Attributes, Moved, moved, text_of};
 
 /// `LLM`, `TOOL`, `AGENT`, `CHAIN`, `RETRIEVER`, `EMBEDDING`, …
 pub(crate) const SPAN_KIND: &str = "openinference.span.kind";
@@ -108,7 +108,7 @@ pub(crate) fn langgraph_node(attributes: &Attributes) -> Option<String> {
         Json::Object(object) => object,
         _ => return None,
     };
-    text(object, "langgraph_node")
+    object.get("langgraph_node").and_then(text_of)
 }
 
 #[cfg(test)]
