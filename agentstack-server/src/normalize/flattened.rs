@@ -45,10 +45,7 @@ pub(crate) fn messages(
     if keys.is_empty() {
         return None;
     }
-    Some(Moved {
-        text: root.into_json().to_string(),
-        keys,
-    })
+    Some(Moved::built(root.into_json().to_string(), keys))
 }
 
 /// A tree of path segments while it is being built.
@@ -131,7 +128,7 @@ mod tests {
             "llm.input_messages_extra": "not this prefix",
         }));
         let moved = messages(&attrs, "llm.input_messages", Some("message")).unwrap();
-        let array: Json = serde_json::from_str(&moved.text).unwrap();
+        let array: Json = serde_json::from_str(moved.text(&attrs)).unwrap();
         assert_eq!(
             array,
             json!([
@@ -160,7 +157,7 @@ mod tests {
         }));
         let moved = messages(&attrs, "gen_ai.prompt", None).unwrap();
         assert_eq!(
-            serde_json::from_str::<Json>(&moved.text).unwrap(),
+            serde_json::from_str::<Json>(moved.text(&attrs)).unwrap(),
             json!([{"role": "user", "content": "hi"}])
         );
         // The colliding key is not consumed: it stays in the attributes.

@@ -266,11 +266,14 @@ fn normalize_span(
         &attributes,
         &[genai::TOTAL_TOKENS, openinference::TOKEN_COUNT_TOTAL],
     ));
-    for moved in [&reading.input, &reading.output].into_iter().flatten() {
-        for key in &moved.keys {
-            attributes.swap_remove(key);
-        }
-    }
+    let input = reading
+        .input
+        .take()
+        .map(|moved| moved.take(&mut attributes));
+    let output = reading
+        .output
+        .take()
+        .map(|moved| moved.take(&mut attributes));
     add_names(&mut attributes, reading.kind);
 
     let (status, status_message) = match span.status {
@@ -300,8 +303,8 @@ fn normalize_span(
         reasoning_output_tokens: reading.reasoning_output_tokens,
         session_id: reading.session_id,
         user_id: reading.user_id,
-        input: reading.input.map(|moved| moved.text),
-        output: reading.output.map(|moved| moved.text),
+        input,
+        output,
         attributes: value::json_text(&attributes),
         events: Json::Array(span.events.into_iter().map(event_json).collect()).to_string(),
         // The project, links and resource travel beside the record in `NormalizedSpan`; the

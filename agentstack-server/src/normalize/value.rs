@@ -138,13 +138,49 @@ fn whole(f: f64) -> Option<i64> {
 /// it came from, which leave the attributes JSON (the value is kept once, in the column).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Moved {
-    /// JSON text, or the producer's plain text.
-    pub(crate) text: String,
-    /// The attributes it was taken from.
+    /// The column's text when it was built (reassembled messages, a non-string value's JSON
+    /// text); `None` when it is the first key's string value as it is, which [`take`](Self::take)
+    /// then moves out of the attributes instead of copying it (a prompt is often the largest
+    /// part of a span).
+    built: Option<String>,
+    /// The attributes it was taken from; the first holds the text unless it was built.
     pub(crate) keys: Vec<String>,
 }
 
 impl Moved {
+    /// Text built from the attributes `keys`.
+    pub(crate) fn built(text: String, keys: Vec<String>) -> Moved {
+        Moved {
+            built: Some(text),
+            keys,
+        }
+    }
+
+    /// The column's text, read from `attributes` (the ones it was found in).
+    pub(crate) fn text<'a>(&'a self, attributes: &'a Attributes) -> &'a str {
+        match &self.built {
+            Some(text) => text,
+            None => match self.keys.first().and_then(|key| attributes.get(key)) {
+                Some(Json::String(text)) => text,
+                _ => "",
+            },
+        }
+    }
+
+    /// Removes `keys` from `attributes` and returns the column's text.
+    pub(crate) fn take(self, attributes: &mut Attributes) -> String {
+        let mut text = self.built;
+        for key in &self.keys {
+            let value = attributes.swap_remove(key);
+            if text.is_none()
+                && let Some(Json::String(value)) = value
+            {
+                text = Some(value);
+            }
+        }
+        text.unwrap_or_default()
+    }
+
     /// Also moves every attribute of `copies` that holds exactly this text: a producer that
     /// writes one input under two names (OpenLLMetry's `traceloop.entity.input` and
     /// `gen_ai.task.input`) has it stored once. A copy that differs stays an attribute.
@@ -153,12 +189,15 @@ impl Moved {
         attributes: &Attributes,
         copies: &[&str],
     ) -> Moved {
+        let mut same_keys = Vec::new();
+        let text = self.text(attributes);
         for key in copies {
-            let same = matches!(attributes.get(*key), Some(Json::String(s)) if *s == self.text);
+            let same = matches!(attributes.get(*key), Some(Json::String(s)) if s == text);
             if same && !self.keys.iter().any(|k| k == key) {
-                self.keys.push((*key).to_string());
+                same_keys.push((*key).to_string());
             }
         }
+        self.keys.extend(same_keys);
         self
     }
 }
@@ -166,13 +205,13 @@ impl Moved {
 /// An attribute captured whole into a column: a string as given (JSON text or plain text), any
 /// other value as its JSON text. An absent or `null` value captures nothing.
 pub(crate) fn moved(attributes: &Attributes, key: &str) -> Option<Moved> {
-    let text = match attributes.get(key)? {
+    let built = match attributes.get(key)? {
         Json::Null => return None,
-        Json::String(s) => s.clone(),
-        other => other.to_string(),
+        Json::String(_) => None,
+        other => Some(other.to_string()),
     };
     Some(Moved {
-        text,
+        built,
         keys: vec![key.to_string()],
     })
 }
