@@ -18,7 +18,8 @@ use super::{Store, StoreFailure, StoreResult};
 pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The writer connection's own checkpoint threshold while a checkpointer runs beside it: a
-/// backstop (64 MiB of 4 KiB pages) that only a checkpointer far behind lets the log reach.
+/// backstop (128 MiB of a new file's 8 KiB pages, 64 MiB of an older file's 4 KiB ones) that
+/// only a checkpointer far behind lets the log reach.
 pub const WRITER_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 
 /// The page cache of the writer's and the API's connections, in KiB: one write of
