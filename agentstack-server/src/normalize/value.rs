@@ -46,14 +46,17 @@ pub(crate) fn any_value(value: Option<AnyValue>) -> Json {
 /// Key-value pairs as a JSON object; of two pairs with one key (which OTLP forbids), the last
 /// wins, as in an SDK's attribute map.
 pub(crate) fn attributes(pairs: Vec<KeyValue>) -> Attributes {
-    let mut map = Attributes::with_capacity_and_hasher(pairs.len(), Default::default());
-    map.extend(pairs.into_iter().map(|kv| (kv.key, any_value(kv.value))));
-    map
+    collect_pairs(pairs)
 }
 
 /// Key-value pairs as a JSON object value (a kvlist, an event's or a link's attributes), as
 /// [`attributes`] reads them.
 pub(crate) fn json_object(pairs: Vec<KeyValue>) -> Map<String, Json> {
+    collect_pairs(pairs)
+}
+
+/// Key-value pairs into a map of JSON values, the last of a repeated key winning.
+fn collect_pairs<M: FromIterator<(String, Json)>>(pairs: Vec<KeyValue>) -> M {
     pairs
         .into_iter()
         .map(|kv| (kv.key, any_value(kv.value)))
