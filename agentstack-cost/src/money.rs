@@ -153,8 +153,54 @@ pub(crate) fn parse_scaled(text: &str, scale: u32, extra: ExtraDigits) -> Result
     Ok(if negative { -value } else { value })
 }
 
-/// Writes `value` units of `10^-scale` as the shortest exact decimal text.
-fn format_scaled(value: i128, scale: u32) -> String {
+/// Writes `value` units of `10^-scale` to `out` as the shortest exact decimal text, in one
+/// `write_str` and without allocating: the cost worker writes six amounts per priced span, and
+/// a JSON serializer escapes each write it is given. An amount and unit within 64 bits (every
+/// single span's cost: up to about $18,000 in femtodollars) take 64-bit arithmetic; a larger
+/// one takes [`format_scaled_wide`].
+fn write_scaled(out: &mut impl fmt::Write, value: i128, scale: u32) -> fmt::Result {
+    let (Ok(magnitude), Ok(unit)) = (
+        u64::try_from(value.unsigned_abs()),
+        u64::try_from(10u128.pow(scale)),
+    ) else {
+        return out.write_str(&format_scaled_wide(value, scale));
+    };
+    // Filled from the right: a sign, up to 20 whole digits, a point and up to 19 decimals.
+    let mut text = [0u8; 41];
+    let mut at = text.len();
+    let mut push = |byte: u8| {
+        at -= 1;
+        text[at] = byte;
+    };
+    let (mut whole, mut fraction) = (magnitude / unit, magnitude % unit);
+    if fraction != 0 {
+        // The fraction's `scale` digits, zero-padded on the left, without its trailing zeros.
+        let mut width = scale;
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            width -= 1;
+        }
+        for _ in 0..width {
+            push(b'0' + (fraction % 10) as u8);
+            fraction /= 10;
+        }
+        push(b'.');
+    }
+    loop {
+        push(b'0' + (whole % 10) as u8);
+        whole /= 10;
+        if whole == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        push(b'-');
+    }
+    out.write_str(std::str::from_utf8(&text[at..]).expect("digits, a point and a sign are ASCII"))
+}
+
+/// [`write_scaled`] of any `i128`, through 128-bit arithmetic and temporary strings.
+fn format_scaled_wide(value: i128, scale: u32) -> String {
     let unit = 10i128.pow(scale);
     let sign = if value < 0 { "-" } else { "" };
     let magnitude = value.unsigned_abs();
@@ -242,7 +288,7 @@ impl Usd {
 impl fmt::Display for Usd {
     /// Exact decimal dollars, without trailing zeros: `0.0125`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&format_scaled(self.0, USD_SCALE))
+        write_scaled(f, self.0, USD_SCALE)
     }
 }
 
@@ -349,7 +395,10 @@ impl TokenPrice {
 
     /// The price as decimal USD per million tokens (`"2.5"`).
     pub fn usd_per_million(self) -> String {
-        format_scaled(i128::from(self.0), PER_MILLION_SCALE)
+        let mut text = String::new();
+        write_scaled(&mut text, i128::from(self.0), PER_MILLION_SCALE)
+            .expect("writing to a String cannot fail");
+        text
     }
 }
 
@@ -492,6 +541,38 @@ mod tests {
         assert_eq!(back, amount);
         let from_number: Usd = serde_json::from_str("0.0125").unwrap();
         assert_eq!(from_number, amount);
+    }
+
+    #[test]
+    fn amounts_print_alike_within_and_beyond_64_bits() {
+        let text = |femtos: i128| Usd::from_femtos(femtos).to_string();
+        assert_eq!(text(1), "0.000000000000001");
+        assert_eq!(text(-1), "-0.000000000000001");
+        assert_eq!(text(10_000_000_000_000), "0.01");
+        assert_eq!(text(-1_230_000_000_000_000), "-1.23");
+        assert_eq!(text(1_000_000_000_000_000), "1");
+        assert_eq!(text(1_000_000_000_000_001), "1.000000000000001");
+        assert_eq!(text(-1_000_000_000_000_000), "-1");
+        // Beyond 64 bits (above ~$18,446): the wide path, same text.
+        assert_eq!(text(20_000_500_000_000_000_000), "20000.5");
+        assert_eq!(text(-20_000_000_000_000_000_000), "-20000");
+        assert_eq!(text(i128::MAX), "170141183460469231731687.303715884105727");
+        for femtos in [
+            0,
+            7,
+            -7,
+            999_999_999_999_999,
+            123_456_789_012_345_678,
+            i128::from(u64::MAX),
+            i128::from(u64::MAX) + 1,
+            -i128::from(u64::MAX) - 1,
+        ] {
+            assert_eq!(
+                text(femtos),
+                format_scaled_wide(femtos, USD_SCALE),
+                "{femtos}"
+            );
+        }
     }
 
     #[test]
