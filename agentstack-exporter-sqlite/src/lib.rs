@@ -14,6 +14,6 @@ pub mod store;
 
 pub use spool::{EvictedBatches, SpoolError, SpoolStats, SpooledBatch, SqliteSpool};
 pub use store::{
-    ApiKeyRecord, DEFAULT_PROJECT, SpanRecord, SpanStatus, SqliteSpanStore, StoreError,
-    TraceFilter, TraceSummary, WalCheckpoint,
+    ApiKeyRecord, DEFAULT_PROJECT, SpanRecord, SpanStatus, SqliteSpanStore, StorableSpan,
+    StoreError, TraceFilter, TraceSummary, WalCheckpoint,
 };

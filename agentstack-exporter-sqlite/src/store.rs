@@ -6,6 +6,7 @@ mod alerts;
 mod costs;
 mod sessions;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -575,6 +576,56 @@ pub struct SpanRecord {
     pub resource: String,
 }
 
+/// A span a store can write: a [`SpanRecord`] and the project, links and resource that go with
+/// it. A record carries all three itself; the server's normalized span keeps them beside its
+/// record, and implements this trait so that its spans are written where they are, without a
+/// copy of each span's text into a new record.
+pub trait StorableSpan {
+    /// The record. Its own `project`, `links` and `resource` are read only through the methods
+    /// below, which an implementation may answer from elsewhere.
+    fn record(&self) -> &SpanRecord;
+
+    /// The project the span belongs to.
+    fn project(&self) -> &str {
+        &self.record().project
+    }
+
+    /// Its links: JSON array text, as [`SpanRecord::links`].
+    fn links(&self) -> Cow<'_, str> {
+        Cow::Borrowed(&self.record().links)
+    }
+
+    /// The attributes of the resource that made it: JSON object text, as
+    /// [`SpanRecord::resource`].
+    fn resource(&self) -> &str {
+        &self.record().resource
+    }
+}
+
+impl StorableSpan for SpanRecord {
+    fn record(&self) -> &SpanRecord {
+        self
+    }
+}
+
+impl<S: StorableSpan + ?Sized> StorableSpan for &S {
+    fn record(&self) -> &SpanRecord {
+        (**self).record()
+    }
+
+    fn project(&self) -> &str {
+        (**self).project()
+    }
+
+    fn links(&self) -> Cow<'_, str> {
+        (**self).links()
+    }
+
+    fn resource(&self) -> &str {
+        (**self).resource()
+    }
+}
+
 fn default_project() -> String {
     DEFAULT_PROJECT.to_string()
 }
@@ -1090,8 +1141,8 @@ impl SqliteSpanStore {
     /// Writes `spans` in one transaction and returns how many were new. A span already stored
     /// (same project, trace_id and span_id, from this batch or an earlier one) is skipped: the
     /// first write wins. A malformed id refuses the whole batch with [`StoreError::InvalidSpan`].
-    pub fn insert_spans(&self, spans: &[SpanRecord]) -> Result<usize, StoreError> {
-        for (index, span) in spans.iter().enumerate() {
+    pub fn insert_spans<S: StorableSpan>(&self, spans: &[S]) -> Result<usize, StoreError> {
+        for (index, span) in spans.iter().map(StorableSpan::record).enumerate() {
             span.check().map_err(|reason| StoreError::InvalidSpan {
                 index,
                 trace_id: span.trace_id.clone(),
@@ -1107,7 +1158,9 @@ impl SqliteSpanStore {
             let mut new = 0;
             {
                 let mut insert = tx.prepare_cached(INSERT_SPAN)?;
-                for span in spans {
+                for storable in spans {
+                    let (span, project, links) =
+                        (storable.record(), storable.project(), storable.links());
                     // Bound by position, in the column order of INSERT_SPAN (named
                     // parameters cost a name lookup per value per row).
                     let inserted = insert.execute(rusqlite::params![
@@ -1134,12 +1187,12 @@ impl SqliteSpanStore {
                         span.output,
                         span.attributes,
                         span.events,
-                        span.project,
-                        span.links,
-                        span.resource,
+                        project,
+                        links,
+                        storable.resource(),
                     ])?;
                     if inserted == 1 {
-                        links::insert_links(&tx, span)?;
+                        links::insert_links(&tx, project, span, &links)?;
                     }
                     new += inserted;
                 }

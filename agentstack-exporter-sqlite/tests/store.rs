@@ -113,7 +113,7 @@ fn a_span_written_twice_is_stored_once() {
             .unwrap(),
         1
     );
-    assert!(store.insert_spans(&[]).is_ok());
+    assert!(store.insert_spans::<SpanRecord>(&[]).is_ok());
 }
 
 /// Traces with known summaries:

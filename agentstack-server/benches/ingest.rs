@@ -89,6 +89,11 @@ fn extra_serve_args() -> Vec<String> {
         .collect()
 }
 
+/// How many spans the store file at `db` holds now.
+fn stored_count(db: &Path) -> i64 {
+    SqliteSpanStore::open(db).unwrap().span_count().unwrap()
+}
+
 fn wait_stored(db: &Path, count: i64) {
     let store = SqliteSpanStore::open(db).unwrap();
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -174,6 +179,7 @@ fn sustained_ingest(scale: f64) {
     });
     let accepted = start.elapsed();
     let spans = requests as i64 * BATCH as i64;
+    let behind = spans - stored_count(&db);
     wait_stored(&db, spans);
     let stored = start.elapsed();
     let used = |before: Option<f64>, pid| Some(cpu_seconds(pid)? - before?);
@@ -187,6 +193,12 @@ fn sustained_ingest(scale: f64) {
         bodies[0].len() / 1024,
         spans as f64 / stored.as_secs_f64(),
         refused.load(Ordering::Relaxed)
+    );
+    println!(
+        "sustained ingest: {behind} spans were not stored yet when the last was accepted; \
+         the workers stored them in the {:.2?} after, {:.0} spans/s",
+        stored - accepted,
+        behind as f64 / (stored - accepted).as_secs_f64()
     );
     if let (Some(server), Some(client)) = (server_cpu, client_cpu) {
         println!(

@@ -6,9 +6,10 @@
 
 use std::sync::Arc;
 
-use agentstack_exporter_sqlite::SpanRecord;
 use agentstack_exporter_sqlite::store::AlertRecord;
 use tokio::sync::{broadcast, watch};
+
+use crate::bus::SpanBatch;
 
 /// How many stored batches a listener may fall behind before it misses some.
 pub const LIVE_FEED_CAPACITY: usize = 256;
@@ -20,8 +21,8 @@ pub struct Feed<T> {
     closed: watch::Sender<bool>,
 }
 
-/// The spans the writer stores.
-pub type LiveFeed = Feed<SpanRecord>;
+/// The spans the writer stores: the bus batches of each write.
+pub type LiveFeed = Feed<Arc<SpanBatch>>;
 /// The alerts the alert dispatcher stores (new ones only).
 pub type AlertFeed = Feed<AlertRecord>;
 
@@ -35,7 +36,7 @@ pub struct Listener<T> {
 }
 
 /// A listener of the spans feed.
-pub type LiveListener = Listener<SpanRecord>;
+pub type LiveListener = Listener<Arc<SpanBatch>>;
 
 impl<T> Default for Feed<T> {
     fn default() -> Feed<T> {

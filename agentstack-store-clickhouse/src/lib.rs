@@ -45,7 +45,7 @@ pub use store::ClickHouseStore;
 /// the answers with 18.16's). Not a stable API.
 #[doc(hidden)]
 pub mod sql_text {
-    use agentstack_exporter_sqlite::SpanRecord;
+    use agentstack_exporter_sqlite::StorableSpan;
     use agentstack_exporter_sqlite::store::TraceQuery;
 
     use crate::ClickHouseStoreError;
@@ -61,7 +61,7 @@ pub mod sql_text {
 
     /// `INSERT … VALUES` of the rows `insert_spans` would send for `spans` at that write time.
     pub fn insert_spans(
-        spans: &[SpanRecord],
+        spans: &[impl StorableSpan],
         write_unix_nanos: u64,
     ) -> Result<String, ClickHouseStoreError> {
         Ok(crate::store::insert_values_statement(spans, write_unix_nanos)?.render())
@@ -89,7 +89,9 @@ pub mod sql_text {
     }
 
     /// `INSERT … VALUES` of the link rows `insert_spans` would send for `spans`, if any.
-    pub fn insert_links(spans: &[SpanRecord]) -> Result<Option<String>, ClickHouseStoreError> {
+    pub fn insert_links(
+        spans: &[impl StorableSpan],
+    ) -> Result<Option<String>, ClickHouseStoreError> {
         Ok(crate::links::insert_links_statement(spans)?.map(|statement| statement.render()))
     }
 

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use agentstack_exporter_sqlite::SpanRecord;
+use agentstack_exporter_sqlite::StorableSpan;
 
 use crate::rows::SpanRow;
 use agentstack_exporter_sqlite::store::{Conversation, MAX_CONVERSATION_TRACES, TraceQuery};
@@ -42,16 +42,21 @@ struct StoredLink {
 /// The rows of the links of `span` (whose start second is `start_time`). Text that is not a
 /// JSON array of links, and links whose ids are not lowercase hex of the right length, index
 /// nothing (the span keeps them as they came), as in the SQLite store.
-pub(crate) fn link_rows(span: &SpanRecord, start_time: u32) -> Vec<LinkRow> {
-    let Ok(links) = serde_json::from_str::<Vec<serde_json::Value>>(&span.links) else {
+pub(crate) fn link_rows(span: &impl StorableSpan, start_time: u32) -> Vec<LinkRow> {
+    let links = span.links();
+    if links == "[]" {
+        return Vec::new();
+    }
+    let Ok(links) = serde_json::from_str::<Vec<serde_json::Value>>(&links) else {
         return Vec::new();
     };
+    let (project, span) = (span.project(), span.record());
     links
         .into_iter()
         .filter_map(|link| serde_json::from_value::<StoredLink>(link).ok())
         .filter(|link| is_lower_hex(&link.trace_id, 32) && is_lower_hex(&link.span_id, 16))
         .map(|link| LinkRow {
-            project: span.project.clone(),
+            project: project.to_string(),
             trace_id: span.trace_id.clone(),
             span_id: span.span_id.clone(),
             linked_trace_id: link.trace_id,
@@ -62,7 +67,7 @@ pub(crate) fn link_rows(span: &SpanRecord, start_time: u32) -> Vec<LinkRow> {
 }
 
 /// The link rows of `spans`, whose checked rows are `rows`.
-pub(crate) fn link_rows_of(spans: &[SpanRecord], rows: &[SpanRow]) -> Vec<LinkRow> {
+pub(crate) fn link_rows_of(spans: &[impl StorableSpan], rows: &[SpanRow]) -> Vec<LinkRow> {
     spans
         .iter()
         .zip(rows)
@@ -73,7 +78,7 @@ pub(crate) fn link_rows_of(spans: &[SpanRecord], rows: &[SpanRow]) -> Vec<LinkRo
 /// `INSERT … VALUES` of the link rows `insert_spans` would send for `spans`; `None` when they
 /// have no link.
 pub(crate) fn insert_links_statement(
-    spans: &[SpanRecord],
+    spans: &[impl StorableSpan],
 ) -> Result<Option<Statement>, ClickHouseStoreError> {
     let rows = crate::store::span_rows(spans, 0)?;
     let links = link_rows_of(spans, &rows);
@@ -213,6 +218,7 @@ impl ClickHouseStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agentstack_exporter_sqlite::SpanRecord;
     use clickhouse::Row;
 
     #[test]

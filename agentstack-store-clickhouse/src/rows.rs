@@ -1,7 +1,7 @@
 //! The rows as ClickHouse sends and receives them (RowBinary, field order = column order), and
 //! their conversion from and to the shared span model of `agentstack-exporter-sqlite`.
 
-use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, TraceSummary};
+use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, StorableSpan, TraceSummary};
 
 use crate::trace_id::is_lower_hex;
 
@@ -55,10 +55,11 @@ impl SpanRow {
     /// The row of `span`, written at `write_unix_nanos`; refuses what the schema cannot hold or
     /// the reads rely on (the same id checks as the SQLite store, and times before 1970 or past
     /// 2106, which `DateTime` cannot hold).
-    pub(crate) fn from_record(
-        span: &SpanRecord,
+    pub(crate) fn from_span(
+        storable: &impl StorableSpan,
         write_unix_nanos: u64,
     ) -> Result<SpanRow, &'static str> {
+        let span = storable.record();
         if !is_lower_hex(&span.trace_id, 32) {
             return Err("trace_id must be 32 lowercase hex characters");
         }
@@ -79,7 +80,7 @@ impl SpanRow {
         let start_time = u32::try_from(start / NANOS_PER_SECOND)
             .map_err(|_| "start_unix_nanos must be before 2106 (ClickHouse DateTime)")?;
         Ok(SpanRow {
-            project: span.project.clone(),
+            project: storable.project().to_string(),
             trace_id: span.trace_id.clone(),
             span_id: span.span_id.clone(),
             parent_span_id: span.parent_span_id.clone(),
@@ -104,8 +105,8 @@ impl SpanRow {
             output: span.output.clone(),
             attributes: span.attributes.clone(),
             events: span.events.clone(),
-            links: span.links.clone(),
-            resource: span.resource.clone(),
+            links: storable.links().into_owned(),
+            resource: storable.resource().to_string(),
             write_rank: u64::MAX - write_unix_nanos,
         })
     }

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use agentstack_exporter_sqlite::store::{
     TraceCursor, TraceFilter, TracePage, TraceQuery, TraceSummary,
 };
-use agentstack_exporter_sqlite::{SpanRecord, SpanStatus};
+use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, StorableSpan};
 use clickhouse::Client;
 
 use crate::ClickHouseStoreError;
@@ -263,7 +263,10 @@ impl ClickHouseStore {
     /// (knowing them would cost a read per batch). A malformed span refuses the whole batch.
     /// The spans' links then go to `span_links` in a second insert; unlike SQLite, which indexes
     /// the links of a span's first write only, a repeat that carries other links adds them.
-    pub async fn insert_spans(&self, spans: &[SpanRecord]) -> Result<usize, ClickHouseStoreError> {
+    pub async fn insert_spans<S: StorableSpan + Sync>(
+        &self,
+        spans: &[S],
+    ) -> Result<usize, ClickHouseStoreError> {
         let rows = span_rows(spans, now_unix_nanos())?;
         if rows.is_empty() {
             return Ok(0);
@@ -572,18 +575,18 @@ pub(crate) const SPAN_COUNT: &str = "SELECT toInt64(count()) FROM spans FINAL";
 
 /// The rows of `spans`, written at `write_unix_nanos`, or the error naming the first bad one.
 pub(crate) fn span_rows(
-    spans: &[SpanRecord],
+    spans: &[impl StorableSpan],
     write_unix_nanos: u64,
 ) -> Result<Vec<SpanRow>, ClickHouseStoreError> {
     spans
         .iter()
         .enumerate()
         .map(|(index, span)| {
-            SpanRow::from_record(span, write_unix_nanos).map_err(|reason| {
+            SpanRow::from_span(span, write_unix_nanos).map_err(|reason| {
                 ClickHouseStoreError::InvalidSpan {
                     index,
-                    trace_id: span.trace_id.clone(),
-                    span_id: span.span_id.clone(),
+                    trace_id: span.record().trace_id.clone(),
+                    span_id: span.record().span_id.clone(),
                     reason,
                 }
             })
@@ -925,7 +928,7 @@ pub(crate) fn trace_spans_statement(project: Option<&str>, trace_id: &str) -> St
 /// `INSERT … VALUES` of `spans` as text: the same rows `insert_spans` sends as RowBinary, for
 /// running the store's statements on another engine (the tests' current ClickHouse).
 pub(crate) fn insert_values_statement(
-    spans: &[SpanRecord],
+    spans: &[impl StorableSpan],
     write_unix_nanos: u64,
 ) -> Result<Statement, ClickHouseStoreError> {
     let rows = span_rows(spans, write_unix_nanos)?;

@@ -92,16 +92,25 @@ fn linked_spans(links: &str) -> Vec<StoredLink> {
         .collect()
 }
 
-/// Indexes the links of `span`, just written, in the transaction that wrote it.
-pub(super) fn insert_links(tx: &Transaction<'_>, span: &SpanRecord) -> rusqlite::Result<()> {
-    let links = linked_spans(&span.links);
+/// Indexes `links` (its `links` text) of `span` of `project`, just written, in the transaction
+/// that wrote it.
+pub(super) fn insert_links(
+    tx: &Transaction<'_>,
+    project: &str,
+    span: &SpanRecord,
+    links: &str,
+) -> rusqlite::Result<()> {
+    if links == "[]" {
+        return Ok(());
+    }
+    let links = linked_spans(links);
     if links.is_empty() {
         return Ok(());
     }
     let mut insert = tx.prepare_cached(INSERT_LINK)?;
     for link in links {
         insert.execute(rusqlite::params![
-            span.project,
+            project,
             span.trace_id,
             span.span_id,
             link.trace_id,

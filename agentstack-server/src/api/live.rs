@@ -19,6 +19,7 @@ use super::params::{QueryParams, format_time, millis};
 use super::traces::{TraceItem, status_name, trace_query};
 use super::{ApiError, ApiState};
 use crate::auth::{API_KEY_HEADER, KeyRing};
+use crate::bus::SpanBatch;
 use crate::live::LiveListener;
 use agentstack_exporter_sqlite::DEFAULT_PROJECT;
 
@@ -194,12 +195,19 @@ async fn messages_for(
     state: &ApiState,
     query: &Arc<TraceQuery>,
     project: &str,
-    spans: &Arc<Vec<SpanRecord>>,
+    stored: &Arc<Vec<Arc<SpanBatch>>>,
 ) -> Option<Vec<String>> {
+    // The project's spans of the write.
+    let spans: Vec<&SpanRecord> = stored
+        .iter()
+        .flat_map(|batch| &batch.spans)
+        .filter(|span| span.project == project)
+        .map(|span| &span.record)
+        .collect();
     let mut seen = HashSet::new();
     let trace_ids: Vec<String> = spans
         .iter()
-        .filter(|span| span.project == project && seen.insert(span.trace_id.as_str()))
+        .filter(|span| seen.insert(span.trace_id.as_str()))
         .map(|span| span.trace_id.clone())
         .collect();
     if trace_ids.is_empty() {
@@ -221,8 +229,8 @@ async fn messages_for(
     let matched: HashSet<&str> = summaries.iter().map(|t| t.trace_id.as_str()).collect();
     let live_spans: Vec<LiveSpan<'_>> = spans
         .iter()
-        .filter(|span| span.project == project && matched.contains(span.trace_id.as_str()))
-        .map(LiveSpan::from)
+        .filter(|span| matched.contains(span.trace_id.as_str()))
+        .map(|span| LiveSpan::from(*span))
         .collect();
     let spans_message = serde_json::json!({ "type": "spans", "spans": live_spans }).to_string();
     let traces: Vec<TraceItem> = summaries.into_iter().map(TraceItem::from).collect();

@@ -11,7 +11,6 @@ use redis::streams::{StreamMaxlen, StreamReadOptions, StreamReadReply};
 use super::SpanBatch;
 use super::redis::{BATCH_FIELD, RedisBus};
 use crate::live::{AlertFeed, LiveFeed};
-use crate::workers::writer::store_record;
 
 /// The stream of new alerts.
 pub const ALERTS_STREAM: &str = "alerts.live";
@@ -54,8 +53,8 @@ impl RedisBus {
         }
     }
 
-    /// Publishes on `feed` every span batch added to the ingest stream from now on (as the
-    /// records the writer stores), until `feed` is closed. The live tail of an API that has no
+    /// Publishes on `feed` every span batch added to the ingest stream from now on, until `feed`
+    /// is closed. The live tail of an API that has no
     /// writer in its process: batches show when accepted, a moment before they are queryable.
     pub async fn tail_spans(&self, feed: LiveFeed) {
         let stream = self.config().stream.clone();
@@ -64,9 +63,7 @@ impl RedisBus {
             BATCH_FIELD,
             feed.closed_signal(),
             |bytes| match rmp_serde::from_slice::<SpanBatch>(bytes) {
-                Ok(batch) => feed.publish(std::sync::Arc::new(
-                    batch.spans.iter().map(store_record).collect(),
-                )),
+                Ok(batch) => feed.publish(std::sync::Arc::new(vec![std::sync::Arc::new(batch)])),
                 Err(error) => {
                     tracing::warn!(%stream, %error, "live tail: an entry is no span batch")
                 }

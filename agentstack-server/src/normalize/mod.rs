@@ -69,7 +69,9 @@ mod test_support;
 #[cfg(test)]
 mod tests;
 
-use agentstack_exporter_sqlite::{SpanRecord, SpanStatus};
+use std::borrow::Cow;
+
+use agentstack_exporter_sqlite::{SpanRecord, SpanStatus, StorableSpan};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
@@ -146,6 +148,41 @@ pub struct NormalizedSpan {
     /// The instrumentation scope's name (`agentstack`, `openinference.instrumentation.langchain`,
     /// …); empty if none was sent.
     pub scope_name: String,
+}
+
+impl StorableSpan for NormalizedSpan {
+    fn record(&self) -> &SpanRecord {
+        &self.record
+    }
+
+    fn project(&self) -> &str {
+        &self.project
+    }
+
+    /// `[]` when the span has none (most have none); else the links as JSON text, each link's
+    /// attributes an object (normalize made them object text).
+    fn links(&self) -> Cow<'_, str> {
+        if self.links.is_empty() {
+            return Cow::Borrowed("[]");
+        }
+        let links: Vec<Json> = self
+            .links
+            .iter()
+            .map(|link| {
+                json!({
+                    "trace_id": link.trace_id,
+                    "span_id": link.span_id,
+                    "attributes": serde_json::from_str::<Json>(&link.attributes)
+                        .unwrap_or_else(|_| json!({})),
+                })
+            })
+            .collect();
+        Cow::Owned(Json::Array(links).to_string())
+    }
+
+    fn resource(&self) -> &str {
+        &self.resource_attributes
+    }
 }
 
 /// A link from a span to another span, of this trace or another.
@@ -307,8 +344,8 @@ fn normalize_span(
         output,
         attributes: value::json_text(&attributes),
         events: Json::Array(span.events.into_iter().map(event_json).collect()).to_string(),
-        // The project, links and resource travel beside the record in `NormalizedSpan`; the
-        // writer copies them in (`workers::writer::store_record`).
+        // The project, links and resource travel beside the record in `NormalizedSpan`, which
+        // the stores read through `StorableSpan`.
         project: agentstack_exporter_sqlite::DEFAULT_PROJECT.to_string(),
         links: "[]".to_string(),
         resource: "{}".to_string(),

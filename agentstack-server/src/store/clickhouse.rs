@@ -12,7 +12,8 @@ use agentstack_exporter_sqlite::store::{
 use agentstack_exporter_sqlite::{ApiKeyRecord, SpanRecord};
 use agentstack_store_clickhouse::ClickHouseStore;
 
-use super::{Store, StoreResult};
+use super::{Store, StoreResult, spans_of};
+use crate::bus::SpanBatch;
 
 /// `ids` as the `&[&str]` the store takes.
 fn as_strs(ids: &[String]) -> Vec<&str> {
@@ -29,8 +30,8 @@ impl Store for ClickHouseStore {
         )
     }
 
-    async fn insert_spans(&self, spans: Arc<Vec<SpanRecord>>) -> StoreResult<usize> {
-        Ok(ClickHouseStore::insert_spans(self, &spans).await?)
+    async fn insert_spans(&self, batches: Arc<Vec<Arc<SpanBatch>>>) -> StoreResult<usize> {
+        Ok(ClickHouseStore::insert_spans(self, &spans_of(&batches)).await?)
     }
 
     async fn trace_page(&self, query: &TraceQuery) -> StoreResult<TracePage> {

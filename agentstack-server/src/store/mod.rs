@@ -22,7 +22,15 @@ use agentstack_exporter_sqlite::store::{
 use agentstack_exporter_sqlite::{ApiKeyRecord, SpanRecord, StoreError};
 use agentstack_store_clickhouse::ClickHouseStoreError;
 
+use crate::bus::SpanBatch;
+use crate::normalize::NormalizedSpan;
+
 pub use sqlite::{CACHE_KIB, CHECKPOINT_INTERVAL, SqliteStore, WRITER_AUTOCHECKPOINT_PAGES};
+
+/// The spans of `batches`, in order, as the stores' `insert_spans` take them.
+fn spans_of(batches: &[Arc<SpanBatch>]) -> Vec<&NormalizedSpan> {
+    batches.iter().flat_map(|batch| &batch.spans).collect()
+}
 
 /// What a store call gives back.
 pub type StoreResult<T> = Result<T, StoreFailure>;
@@ -83,9 +91,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn describe(&self) -> String;
 
     // Spans.
-    /// Writes `spans` in one batch; returns how many were new (a repeat of a project, trace and
-    /// span id is not written again). A malformed span refuses the whole batch.
-    async fn insert_spans(&self, spans: Arc<Vec<SpanRecord>>) -> StoreResult<usize>;
+    /// Writes the spans of `batches` in one write, where they are (no copy into new records);
+    /// returns how many were new (a repeat of a project, trace and span id is not written
+    /// again). A malformed span refuses the whole write.
+    async fn insert_spans(&self, batches: Arc<Vec<Arc<SpanBatch>>>) -> StoreResult<usize>;
     /// One page of the trace list.
     async fn trace_page(&self, query: &TraceQuery) -> StoreResult<TracePage>;
     /// The summaries of those of `trace_ids` that pass `query`'s filters (the live tail).

@@ -11,7 +11,8 @@ use agentstack_exporter_sqlite::store::{
 };
 use agentstack_exporter_sqlite::{ApiKeyRecord, SpanRecord, SqliteSpanStore, StoreError};
 
-use super::{Store, StoreFailure, StoreResult};
+use super::{Store, StoreFailure, StoreResult, spans_of};
+use crate::bus::SpanBatch;
 
 /// How often `agentstack serve` copies the write-ahead log into the database file, on a
 /// connection of its own ([`SqliteStore::checkpoint_every`]).
@@ -107,8 +108,9 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn insert_spans(&self, spans: Arc<Vec<SpanRecord>>) -> StoreResult<usize> {
-        self.blocking(move |store| store.insert_spans(&spans)).await
+    async fn insert_spans(&self, batches: Arc<Vec<Arc<SpanBatch>>>) -> StoreResult<usize> {
+        self.blocking(move |store| store.insert_spans(&spans_of(&batches)))
+            .await
     }
 
     async fn trace_page(&self, query: &TraceQuery) -> StoreResult<TracePage> {

@@ -5,15 +5,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agentstack_exporter_sqlite::SpanRecord;
-use serde_json::json;
-
 use tokio::task::JoinSet;
 
 use crate::bus::{Closing, Received, SpanBatch, SpanSubscription};
 use crate::live::LiveFeed;
 use crate::metrics::Metrics;
-use crate::normalize::NormalizedSpan;
 use crate::store::Store;
 use crate::workers::retry::{Retried, retry};
 
@@ -36,30 +32,6 @@ impl WriterStats {
         self.written += other.written;
         self.duplicates += other.duplicates;
         self.failed += other.failed;
-    }
-}
-
-/// The store's row of a normalized span: its record with the project, links and resource that
-/// travel beside it.
-pub fn store_record(span: &NormalizedSpan) -> SpanRecord {
-    let links: Vec<_> = span
-        .links
-        .iter()
-        .map(|link| {
-            json!({
-                "trace_id": link.trace_id,
-                "span_id": link.span_id,
-                // Normalize made this JSON object text; kept as a value, not a string.
-                "attributes": serde_json::from_str::<serde_json::Value>(&link.attributes)
-                    .unwrap_or_else(|_| json!({})),
-            })
-        })
-        .collect();
-    SpanRecord {
-        project: span.project.clone(),
-        links: serde_json::Value::Array(links).to_string(),
-        resource: span.resource_attributes.clone(),
-        ..span.record.clone()
     }
 }
 
@@ -322,16 +294,13 @@ async fn write(
     stats: &mut WriterStats,
     sinks: &Sinks,
 ) -> Outcome {
-    let records: Arc<Vec<SpanRecord>> = Arc::new(
-        batches
-            .iter()
-            .flat_map(|batch| batch.spans.iter().map(store_record))
-            .collect(),
-    );
-    let total = records.len() as u64;
+    // The batches themselves: the store writes each span where it is, and the live tail reads
+    // the same spans.
+    let stored: Arc<Vec<Arc<SpanBatch>>> = Arc::new(batches.to_vec());
+    let total: u64 = batches.iter().map(|batch| batch.spans.len() as u64).sum();
     let started = Instant::now();
     match retry(subscription, "writer", || {
-        store.insert_spans(Arc::clone(&records))
+        store.insert_spans(Arc::clone(&stored))
     })
     .await
     {
@@ -342,7 +311,7 @@ async fn write(
                 metrics.observe_write(started.elapsed(), new);
             }
             if let Some(live) = &sinks.live {
-                live.publish(records);
+                live.publish(stored);
             }
             return Outcome::Done;
         }
@@ -359,11 +328,11 @@ async fn write(
 
 #[cfg(test)]
 mod tests {
-    use agentstack_exporter_sqlite::SpanRecord;
+    use agentstack_exporter_sqlite::{SpanRecord, SqliteSpanStore};
 
     use super::*;
     use crate::bus::{InProcessBus, SpanBus};
-    use crate::normalize::SpanLink;
+    use crate::normalize::{NormalizedSpan, SpanLink};
 
     fn batch_of(spans: usize) -> SpanBatch {
         SpanBatch {
@@ -440,27 +409,62 @@ mod tests {
     }
 
     #[test]
-    fn the_row_carries_project_links_and_resource() {
+    fn a_normalized_span_is_stored_with_its_project_links_and_resource() {
+        let linked_trace = "c".repeat(32);
         let span = NormalizedSpan {
             project: "team-a".into(),
             record: SpanRecord::new("a".repeat(32), "b".repeat(16), "chat", 1, 2),
             otel_span_kind: 3,
             links: vec![SpanLink {
-                trace_id: "c".repeat(32),
+                trace_id: linked_trace.clone(),
                 span_id: "d".repeat(16),
                 attributes: r#"{"why":"retry"}"#.into(),
             }],
             resource_attributes: r#"{"service.name":"bot"}"#.into(),
             scope_name: "agentstack".into(),
         };
-        let row = store_record(&span);
-        assert_eq!(row.project, "team-a");
+        // The record's own project, links and resource are the defaults normalize leaves.
+        assert_eq!(span.record.project, "default");
+        let store = SqliteSpanStore::open_in_memory().unwrap();
+        let unlinked = NormalizedSpan {
+            record: SpanRecord::new("e".repeat(32), "f".repeat(16), "tool", 3, 4),
+            links: Vec::new(),
+            ..span.clone()
+        };
+        assert_eq!(store.insert_spans(&[&span, &unlinked]).unwrap(), 2);
+
+        let stored = store
+            .trace_in_project(Some("team-a"), &"a".repeat(32))
+            .unwrap();
+        assert_eq!(stored.len(), 1);
+        let row = &stored[0];
+        assert_eq!(
+            (row.project.as_str(), row.name.as_str()),
+            ("team-a", "chat")
+        );
         assert_eq!(row.resource, r#"{"service.name":"bot"}"#);
         let links: serde_json::Value = serde_json::from_str(&row.links).unwrap();
         assert_eq!(
             links,
-            json!([{"trace_id": "c".repeat(32), "span_id": "d".repeat(16), "attributes": {"why": "retry"}}])
+            serde_json::json!([{"trace_id": linked_trace, "span_id": "d".repeat(16), "attributes": {"why": "retry"}}])
         );
-        assert_eq!(row.name, "chat");
+        assert_eq!(store.trace(&"e".repeat(32)).unwrap()[0].links, "[]");
+        // The link is indexed too: the linked trace's conversation reaches this one.
+        store
+            .insert_spans(&[SpanRecord {
+                project: "team-a".into(),
+                ..SpanRecord::new(linked_trace.clone(), "d".repeat(16), "cause", 0, 1)
+            }])
+            .unwrap();
+        let conversation = store
+            .conversation("team-a", &linked_trace)
+            .unwrap()
+            .unwrap();
+        let traces: Vec<&str> = conversation
+            .traces
+            .iter()
+            .map(|t| t.trace_id.as_str())
+            .collect();
+        assert_eq!(traces, [linked_trace.as_str(), "a".repeat(32).as_str()]);
     }
 }
