@@ -94,9 +94,37 @@ fn stored_count(db: &Path) -> i64 {
     SqliteSpanStore::open(db).unwrap().span_count().unwrap()
 }
 
-fn wait_stored(db: &Path, count: i64) {
-    let store = SqliteSpanStore::open(db).unwrap();
+/// The spans the server says it has stored: `agentstack_spans_written_total` of its
+/// `/metrics`, which the writer counts once a write is committed (so they are queryable).
+/// `api` is the API's base (`http://127.0.0.1:PORT/api/v1`); `/metrics` is at its origin.
+fn written_by_server(agent: &ureq::Agent, api: &str) -> i64 {
+    let origin = api.strip_suffix("/api/v1").unwrap_or(api);
+    let Ok(mut response) = agent.get(format!("{origin}/metrics")).call() else {
+        return 0;
+    };
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    text.lines()
+        .find_map(|line| line.strip_prefix("agentstack_spans_written_total "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .map_or(0, |value| value as i64)
+}
+
+/// Waits until `count` spans are stored and queryable: until the server's counter says so
+/// (cheap to poll), then until a count of the store file agrees. Counting the file on every
+/// poll took ~4 ms of the 2 cores the server shares, a sixth of one core while the workers
+/// drain, so the file is counted only once the server reports them all.
+fn wait_stored(serve: &Serve, db: &Path, count: i64) {
+    let agent = agent();
     let deadline = Instant::now() + Duration::from_secs(600);
+    while written_by_server(&agent, &serve.api) < count {
+        assert!(
+            Instant::now() < deadline,
+            "the server stored only {} of {count}",
+            written_by_server(&agent, &serve.api)
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let store = SqliteSpanStore::open(db).unwrap();
     while store.span_count().unwrap() < count {
         assert!(
             Instant::now() < deadline,
@@ -180,7 +208,7 @@ fn sustained_ingest(scale: f64) {
     let accepted = start.elapsed();
     let spans = requests as i64 * BATCH as i64;
     let behind = spans - stored_count(&db);
-    wait_stored(&db, spans);
+    wait_stored(&serve, &db, spans);
     let stored = start.elapsed();
     let used = |before: Option<f64>, pid| Some(cpu_seconds(pid)? - before?);
     let (server_cpu, client_cpu) = (
