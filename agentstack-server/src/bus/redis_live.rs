@@ -54,8 +54,8 @@ impl RedisBus {
     }
 
     /// Publishes on `feed` every span batch added to the ingest stream from now on, until `feed`
-    /// is closed. The live tail of an API that has no
-    /// writer in its process: batches show when accepted, a moment before they are queryable.
+    /// is closed. The live tail of an API that has no writer in its process: batches show when
+    /// accepted, a moment before they are queryable.
     pub async fn tail_spans(&self, feed: LiveFeed) {
         let stream = self.config().stream.clone();
         self.tail(
