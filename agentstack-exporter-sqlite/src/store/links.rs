@@ -80,6 +80,10 @@ struct StoredLink {
 /// array of links, and links whose ids are not lowercase hex of the right length, index
 /// nothing: the column keeps them as they came.
 fn linked_spans(links: &str) -> Vec<StoredLink> {
+    // Most spans have none: no parse for them.
+    if links == "[]" {
+        return Vec::new();
+    }
     let Ok(links) = serde_json::from_str::<Vec<serde_json::Value>>(links) else {
         return Vec::new();
     };
@@ -100,9 +104,6 @@ pub(super) fn insert_links(
     span: &SpanRecord,
     links: &str,
 ) -> rusqlite::Result<()> {
-    if links == "[]" {
-        return Ok(());
-    }
     let links = linked_spans(links);
     if links.is_empty() {
         return Ok(());
