@@ -180,10 +180,16 @@ pub fn request(
     }
 }
 
+/// The most a deflate stream can grow: 258 bytes from every 2 bits, about 1032 to 1.
+const DEFLATE_MAX_RATIO: usize = 1032;
+
 /// Decompresses a gzip body, reading at most one byte past `limit`: a body that would grow
 /// larger is refused once that byte arrives, before anything more is inflated.
+///
+/// The output is allocated once at the size the gzip trailer states ([`stated_size`]), so a
+/// 200 KB batch is not grown through five reallocations and copies into fresh memory.
 fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
+    let mut out = Vec::with_capacity(stated_size(body).min(limit.saturating_add(1)));
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     MultiGzDecoder::new(body)
         .take(cap)
@@ -193,6 +199,20 @@ fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
         return Err(Refusal::DecompressedTooLarge { limit });
     }
     Ok(out)
+}
+
+/// The uncompressed size a gzip body states in its last 4 bytes (ISIZE, RFC 1952, modulo
+/// 2³²), bounded by what its compressed bytes could inflate to: a hint for the output buffer
+/// only, which nothing trusts. With several members it is the last one's size, so the buffer
+/// may still grow; a body too short for a trailer states 4 times its length.
+fn stated_size(body: &[u8]) -> usize {
+    let most = body.len().saturating_mul(DEFLATE_MAX_RATIO);
+    match body.last_chunk::<4>() {
+        Some(isize_bytes) if body.len() >= 18 => {
+            usize::try_from(u32::from_le_bytes(*isize_bytes)).map_or(most, |size| size.min(most))
+        }
+        _ => body.len().saturating_mul(4),
+    }
 }
 
 #[cfg(test)]
@@ -219,6 +239,49 @@ mod tests {
         );
         assert_eq!(gunzip(&gzip(&[7; 1024]), 1024).unwrap(), vec![7; 1024]);
         assert!(matches!(gunzip(b"not gzip", 1024), Err(Refusal::Gzip(_))));
+    }
+
+    #[test]
+    fn the_output_is_sized_by_the_trailer_but_never_trusts_it() {
+        let data = vec![b'a'; 100_000];
+        let body = gzip(&data);
+        assert_eq!(stated_size(&body), 100_000);
+        let out = gunzip(&body, 1 << 20).unwrap();
+        assert_eq!(out, data);
+        assert_eq!(
+            out.capacity(),
+            100_000,
+            "allocated once, at the stated size"
+        );
+
+        // A trailer that lies: too small (the buffer grows), or beyond what the bytes could
+        // inflate to (bounded by the deflate ratio).
+        let mut understated = body.clone();
+        let at = understated.len() - 4;
+        understated[at..].copy_from_slice(&10u32.to_le_bytes());
+        assert_eq!(stated_size(&understated), 10);
+        let mut overstated = body;
+        overstated[at..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            stated_size(&overstated),
+            overstated.len() * DEFLATE_MAX_RATIO
+        );
+        // flate2 checks ISIZE against the data, so both lies are refused, not obeyed.
+        assert!(matches!(
+            gunzip(&understated, 1 << 20),
+            Err(Refusal::Gzip(_))
+        ));
+        assert!(matches!(
+            gunzip(&overstated, 1 << 20),
+            Err(Refusal::Gzip(_))
+        ));
+
+        // Two members: the trailer states the last one only, and the output still holds both.
+        let mut two = gzip(b"first ");
+        two.extend(gzip(b"second"));
+        assert_eq!(stated_size(&two), 6);
+        assert_eq!(gunzip(&two, 1 << 20).unwrap(), b"first second");
+        assert_eq!(stated_size(b"short"), 20);
     }
 
     #[test]
