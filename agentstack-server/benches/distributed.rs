@@ -211,11 +211,7 @@ fn clickhouse_query(url: &str, sql: &str) -> String {
 
 /// The hex trace id of the first trace of request `n` (see `load::request`).
 fn first_trace_of(n: usize) -> String {
-    let trace = (n * BATCH / 8) as u64;
-    let mut id = [0u8; 16];
-    id[..8].copy_from_slice(&trace.to_be_bytes());
-    id[15] = 1;
-    id.iter().map(|b| format!("{b:02x}")).collect()
+    load::trace_hex((n * BATCH / 8) as u64)
 }
 
 fn collector_alone(redis: &Redis, clickhouse: &ClickHouse, bodies: &[Vec<u8>]) {

@@ -280,7 +280,7 @@ fn query_latency(scale: f64) {
         for span in 0..total {
             let trace = span / 8;
             let mut record = SpanRecord::new(
-                format!("{trace:016x}{:016x}", 1),
+                load::trace_hex(trace),
                 format!("{:016x}", span + 1),
                 if span % 8 == 0 {
                     "research_agent".to_string()
@@ -353,10 +353,9 @@ fn query_latency(scale: f64) {
         (0..200)
             .map(|i| {
                 format!(
-                    "{}/traces/{:016x}{:016x}",
+                    "{}/traces/{}",
                     serve.api,
-                    (i * 7919) % traces,
-                    1
+                    load::trace_hex((i * 7919) % traces)
                 )
             })
             .collect(),

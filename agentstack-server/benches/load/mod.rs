@@ -28,6 +28,29 @@ pub fn text(s: &str) -> any_value::Value {
     any_value::Value::StringValue(s.into())
 }
 
+/// The 128-bit id of trace number `trace`: spread over the whole id space, as the random ids
+/// of real tracers are (sequential ids would make every index insert an append, which no
+/// producer gives a store), yet the same in every run and computable from the number.
+pub fn trace_id(trace: u64) -> [u8; 16] {
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&splitmix64(trace).to_be_bytes());
+    id[8..].copy_from_slice(&splitmix64(trace ^ 0x5eed).to_be_bytes());
+    id
+}
+
+/// [`trace_id`] as the lower-case hex the API takes.
+pub fn trace_hex(trace: u64) -> String {
+    trace_id(trace).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One step of SplitMix64: a bijection of `u64` that scatters consecutive numbers.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// An LLM-sized span: GenAI attributes, a ~1 KB prompt and a ~400 B answer.
 pub fn llm_span(trace: u64, span: u64, parent: Option<u64>) -> Span {
     let now = std::time::SystemTime::now()
@@ -42,11 +65,8 @@ pub fn llm_span(trace: u64, span: u64, parent: Option<u64>) -> Span {
         "\"The findings of study {trace} show {}\"",
         "a consistent effect across cohorts, ".repeat(10)
     );
-    let mut trace_id = [0u8; 16];
-    trace_id[..8].copy_from_slice(&trace.to_be_bytes());
-    trace_id[15] = 1;
     Span {
-        trace_id: trace_id.to_vec(),
+        trace_id: trace_id(trace).to_vec(),
         span_id: (span + 1).to_be_bytes().to_vec(),
         parent_span_id: parent
             .map(|p| (p + 1).to_be_bytes().to_vec())
