@@ -148,6 +148,8 @@ const MIGRATIONS: &[&str] = &[
     alerts::MIGRATION_5,
     // 6: span costs, their hourly aggregates and per-project price overrides (`costs.rs`).
     costs::MIGRATION_6,
+    // 7: `span_costs` rebuilt as a rowid table (`costs.rs`).
+    costs::MIGRATION_7,
 ];
 
 const SCHEMA: Schema = Schema {

@@ -1,7 +1,8 @@
 //! Span costs, their hourly aggregates and per-project price overrides: migration step 6 adds
-//! `span_costs` (one row per priced span, written once), `cost_metrics` (per project, model,
-//! agent and UTC hour, summed only from newly written `span_costs` rows in the same
-//! transaction, so an aggregate always equals the sum of its spans) and `price_overrides`.
+//! `span_costs` (one row per priced span, written once; a rowid table since step 7),
+//! `cost_metrics` (per project, model, agent and UTC hour, summed only from newly written
+//! `span_costs` rows in the same transaction, so an aggregate always equals the sum of its
+//! spans) and `price_overrides`.
 //!
 //! # Units
 //!
@@ -74,6 +75,51 @@ pub(super) const MIGRATION_6: &str = "CREATE TABLE span_costs (
         overrides          TEXT    NOT NULL,
         updated_unix_nanos INTEGER NOT NULL
     ) STRICT;";
+
+/// Step 7: `span_costs` as a rowid table. Its rows (~650 bytes) are far above the ~1/20 of a
+/// page that a `WITHOUT ROWID` table suits (an index b-tree keeps whole rows in its interior
+/// pages too), and keyed by random trace ids every write rewrote pages all over the table. Now
+/// rows are appended by rowid and only the (project, trace_id, span_id) key index takes the
+/// random inserts. Same columns, copied over.
+pub(super) const MIGRATION_7: &str = "CREATE TABLE span_costs_v2 (
+        project               TEXT    NOT NULL,
+        trace_id              TEXT    NOT NULL,
+        span_id               TEXT    NOT NULL,
+        start_unix_nanos      INTEGER NOT NULL,
+        end_unix_nanos        INTEGER NOT NULL,
+        model                 TEXT    NOT NULL DEFAULT '',
+        matched_model         TEXT,
+        provider              TEXT,
+        agent                 TEXT    NOT NULL DEFAULT '',
+        session_id            TEXT,
+        user_id               TEXT,
+        cost_nanos            INTEGER,
+        cost_sub_femtos       INTEGER,
+        estimated             INTEGER NOT NULL DEFAULT 0,
+        producer_cost         TEXT,
+        differs               INTEGER NOT NULL DEFAULT 0,
+        input_tokens          INTEGER NOT NULL DEFAULT 0,
+        output_tokens         INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens     INTEGER NOT NULL DEFAULT 0,
+        cache_write_tokens    INTEGER NOT NULL DEFAULT 0,
+        reasoning_tokens      INTEGER NOT NULL DEFAULT 0,
+        breakdown             TEXT    NOT NULL,
+        PRIMARY KEY (project, trace_id, span_id)
+    ) STRICT;
+    INSERT INTO span_costs_v2 (
+        project, trace_id, span_id, start_unix_nanos, end_unix_nanos, model, matched_model,
+        provider, agent, session_id, user_id, cost_nanos, cost_sub_femtos, estimated,
+        producer_cost, differs, input_tokens, output_tokens, cache_read_tokens,
+        cache_write_tokens, reasoning_tokens, breakdown
+    ) SELECT
+        project, trace_id, span_id, start_unix_nanos, end_unix_nanos, model, matched_model,
+        provider, agent, session_id, user_id, cost_nanos, cost_sub_femtos, estimated,
+        producer_cost, differs, input_tokens, output_tokens, cache_read_tokens,
+        cache_write_tokens, reasoning_tokens, breakdown
+    FROM span_costs ORDER BY end_unix_nanos;
+    DROP TABLE span_costs;
+    ALTER TABLE span_costs_v2 RENAME TO span_costs;
+    CREATE INDEX span_costs_by_end ON span_costs (project, end_unix_nanos);";
 
 /// One priced span: one row of `span_costs`. Amounts are exact femtodollars (the store splits
 /// them, see the module docs).
@@ -848,6 +894,48 @@ mod tests {
                 Ok((spans, metrics))
             })
             .unwrap()
+    }
+
+    #[test]
+    fn step_7_keeps_the_costs_of_a_step_6_file_in_a_rowid_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("traces.db");
+        let t0 = 1_796_083_200 * 1_000_000_000;
+        let written = [
+            cost(1, 1, t0 + 10, "gpt-4o", Some(3_500_000_000_000)),
+            cost(2, 1, t0 + 5, "claude", None),
+        ];
+        {
+            let step_6 = crate::sqlite_file::Schema {
+                application_id: super::super::APPLICATION_ID,
+                migrations: &super::super::MIGRATIONS[..6],
+            };
+            let conn = crate::sqlite_file::open_file(&path, &step_6).unwrap();
+            let store = SqliteSpanStore::from_connection(conn, Some(path.clone()), "v6".into());
+            assert_eq!(store.insert_span_costs(&written).unwrap(), [0, 1]);
+        }
+        let store = SqliteSpanStore::open(&path).unwrap();
+        let kept = store
+            .span_costs_of_trace("p", &format!("{:032x}", 1))
+            .unwrap();
+        assert_eq!(kept.values().collect::<Vec<_>>(), [&written[0]]);
+        let (spans, metrics) = sums(&store);
+        assert_eq!(spans, metrics, "the aggregates still equal the rows");
+        assert_eq!(spans.0, 3_500_000_000_000);
+        // A rowid table now (a WITHOUT ROWID one has no rowid column), still keyed: a repeat
+        // is ignored, a new span is written.
+        let rowids: i64 = store
+            .with_conn("test", |conn| {
+                Ok(conn.query_row("SELECT COUNT(rowid) FROM span_costs", [], |r| r.get(0))?)
+            })
+            .unwrap();
+        assert_eq!(rowids, 2);
+        assert_eq!(
+            store
+                .insert_span_costs(&[written[1].clone(), cost(3, 1, t0, "gpt-4o", Some(1))])
+                .unwrap(),
+            [1]
+        );
     }
 
     #[test]
