@@ -150,6 +150,8 @@ const MIGRATIONS: &[&str] = &[
     costs::MIGRATION_6,
     // 7: `span_costs` rebuilt as a rowid table (`costs.rs`).
     costs::MIGRATION_7,
+    // 8: `session_traces` replaces the per-span `spans_by_session` (`sessions.rs`).
+    sessions::MIGRATION_8,
 ];
 
 const SCHEMA: Schema = Schema {
@@ -200,13 +202,15 @@ const SCAN_SPAN_STARTS_ASC: &str = "SELECT trace_id, start_unix_nanos FROM spans
     WHERE start_unix_nanos >= ?1 AND (?2 IS NULL OR project = ?2)
     ORDER BY start_unix_nanos ASC";
 
-/// Span starts of one session (?3), oldest first, at or after ?1, of project ?2 (NULL: all).
-const SCAN_SESSION_SPAN_STARTS_ASC: &str = "SELECT trace_id, start_unix_nanos FROM spans
+/// Trace starts of one session (?3, from `session_traces`: see `sessions.rs`), oldest first, at
+/// or after ?1, of project ?2 (NULL: all).
+const SCAN_SESSION_SPAN_STARTS_ASC: &str = "SELECT trace_id, start_unix_nanos FROM session_traces
     WHERE session_id = ?3 AND start_unix_nanos >= ?1 AND (?2 IS NULL OR project = ?2)
     ORDER BY start_unix_nanos ASC";
 
-/// Span starts of one session (?3), newest first, at or before ?1, of project ?2 (NULL: all).
-const SCAN_SESSION_SPAN_STARTS: &str = "SELECT trace_id, start_unix_nanos FROM spans
+/// Trace starts of one session (?3, from `session_traces`), newest first, at or before ?1, of
+/// project ?2 (NULL: all).
+const SCAN_SESSION_SPAN_STARTS: &str = "SELECT trace_id, start_unix_nanos FROM session_traces
     WHERE session_id = ?3 AND start_unix_nanos <= ?1 AND (?2 IS NULL OR project = ?2)
     ORDER BY start_unix_nanos DESC";
 
@@ -1158,6 +1162,7 @@ impl SqliteSpanStore {
         self.with_conn("writing spans", |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut new = 0;
+            let mut sessions = sessions::SessionTraces::default();
             {
                 let mut insert = tx.prepare_cached(INSERT_SPAN)?;
                 for storable in spans {
@@ -1195,10 +1200,12 @@ impl SqliteSpanStore {
                     ])?;
                     if inserted == 1 {
                         links::insert_links(&tx, project, span, &links)?;
+                        sessions.add(project, span);
                     }
                     new += inserted;
                 }
             }
+            sessions.write(&tx)?;
             tx.commit()?;
             Ok(new)
         })
@@ -1575,6 +1582,8 @@ impl SqliteSpanStore {
             tx.prepare_cached(links::DELETE_LINKS_OF_TRACES_ENDED_BEFORE)?
                 .execute([unix_nanos])?;
             costs::delete_costs_of_traces_ended_before(&tx, unix_nanos)?;
+            tx.prepare_cached(sessions::DELETE_SESSION_TRACES_ENDED_BEFORE)?
+                .execute([unix_nanos])?;
             let deleted = tx
                 .prepare_cached(DELETE_TRACES_ENDED_BEFORE)?
                 .execute([unix_nanos])?;
@@ -1800,7 +1809,10 @@ mod tests {
         let scan = plan(&store, SCAN_SPAN_STARTS, &[&0i64, &"p"]);
         assert!(scan.contains("COVERING INDEX spans_by_start"), "{scan}");
         let session = plan(&store, SCAN_SESSION_SPAN_STARTS, &[&0i64, &"p", &"s"]);
-        assert!(session.contains("INDEX spans_by_session"), "{session}");
+        assert!(
+            session.contains("session_traces USING PRIMARY KEY"),
+            "{session}"
+        );
         assert!(!session.contains("TEMP B-TREE"), "{session}");
         let summary = plan(&store, SUMMARY_OF_TRACE, &[&"t", &"p"]);
         assert!(summary.contains("sqlite_autoindex_spans_1"), "{summary}");
