@@ -75,8 +75,10 @@ pub enum Currency {
     Usd,
 }
 
-/// The tokens of each price class, as priced.
+/// The tokens of each price class, as priced (a count left out reads as 0: the stored form,
+/// [`crate::stored`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PricedTokens {
     /// Input neither read from nor written to the cache.
     pub input: u64,
@@ -104,28 +106,39 @@ pub enum UsageAnomaly {
     Both,
 }
 
-/// What one span cost, part by part, and how that was worked out.
+/// What one span cost, part by part, and how that was worked out. The fields marked
+/// `#[serde(default)]` may be left out of its JSON at their default: the stored form
+/// ([`SpanCost::stored_json`]) does; the API's full form has them all.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CostBreakdown {
     /// Uncached input.
+    #[serde(default)]
     pub input: Usd,
     /// Input read from the cache.
+    #[serde(default)]
     pub cache_read: Usd,
     /// Input written to the cache.
+    #[serde(default)]
     pub cache_write: Usd,
     /// Output that is not reasoning.
+    #[serde(default)]
     pub output: Usd,
     /// Reasoning output.
+    #[serde(default)]
     pub reasoning: Usd,
     /// The sum of the five: our cost of the span.
     pub total: Usd,
     /// Always USD.
+    #[serde(default)]
     pub currency: Currency,
     /// The tokens each part priced.
+    #[serde(default)]
     pub tokens: PricedTokens,
     /// The usage priced (estimated when `estimated`).
+    #[serde(default)]
     pub usage: TokenUsage,
     /// Whether the tokens were estimated from the span's text.
+    #[serde(default)]
     pub estimated: bool,
     /// How they were estimated, when they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,6 +148,7 @@ pub struct CostBreakdown {
     /// How that model was found.
     pub rule: MatchRule,
     /// Whether the price came from the project's overrides.
+    #[serde(default)]
     pub from_override: bool,
     /// The long-context tier applied: its threshold in prompt tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,6 +160,7 @@ pub struct CostBreakdown {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub producer_cost: Option<Usd>,
     /// Whether the producer's cost and ours differ by more than [`PRODUCER_COST_TOLERANCE`].
+    #[serde(default)]
     pub differs: bool,
 }
 

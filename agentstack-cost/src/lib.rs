@@ -63,6 +63,7 @@ pub mod matching;
 pub mod money;
 pub mod overrides;
 pub mod prices;
+pub mod stored;
 pub mod usage;
 
 pub use aggregate::{CostAggregator, CostMetricKey, CostMetrics, hour_start};

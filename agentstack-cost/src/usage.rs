@@ -10,8 +10,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Token counts of one model call in OpenTelemetry GenAI's accounting.
+/// Token counts of one model call in OpenTelemetry GenAI's accounting (in JSON a count left out
+/// reads as 0: the stored form of a cost, [`crate::stored`], leaves out the zeros).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TokenUsage {
     /// All input tokens: uncached, read from the cache and written to it
     /// (`gen_ai.usage.input_tokens`).

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use agentstack_cost::{Budget, BudgetPeriod, BudgetSubject, PriceOverrides, Usd};
+use agentstack_cost::{Budget, BudgetPeriod, BudgetSubject, PriceOverrides, SpanCost, Usd};
 use agentstack_exporter_sqlite::store::{
     CostGroup, CostGroupBy, CostQuery, CostTotals, SpanCostRecord, TraceCost,
 };
@@ -85,8 +85,9 @@ pub(super) struct SpanCostFields {
     cost_estimated: bool,
     /// The cost engine's account of it (`status` priced or unpriced, the parts in exact
     /// decimal USD, the tokens, the matched model and rule); `null` for a span with nothing to
-    /// price.
-    cost: Option<serde_json::Value>,
+    /// price. Read into a [`SpanCost`] and written out whole: the store keeps its compact form
+    /// ([`SpanCost::stored_json`]), which leaves out the fields at their default.
+    cost: Option<SpanCost>,
 }
 
 impl SpanCostFields {

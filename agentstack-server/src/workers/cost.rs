@@ -211,7 +211,7 @@ fn cost_row(project: &str, record: &SpanRecord, agent: String, cost: &SpanCost) 
         cache_read_tokens: count(usage.cache_read),
         cache_write_tokens: count(usage.cache_write),
         reasoning_tokens: count(usage.reasoning),
-        breakdown: serde_json::to_string(cost).unwrap_or_else(|_| "{}".to_string()),
+        breakdown: cost.stored_json(),
     }
 }
 
