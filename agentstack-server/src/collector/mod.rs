@@ -23,7 +23,7 @@ use prost::Message;
 use crate::auth::{AuthError, KeyRing};
 use crate::bus::{PublishError, SpanBatch, SpanBus};
 use crate::metrics::Metrics;
-use crate::normalize::normalize_request;
+use crate::normalize::{Normalized, normalize_request};
 
 pub use decode::{Encoding, Format, Refusal, request as decode_request};
 pub use grpc::{GrpcCollector, grpc_service};
@@ -164,19 +164,20 @@ async fn accept<B: SpanBus>(
         Err(error) => return Err(Refusal::Unreadable(error.to_string())),
     };
     let max_decompressed = config.max_decompressed_bytes;
-    // Decompressing and decoding are CPU work: off the async threads.
-    let request = tokio::task::spawn_blocking(move || {
+    // Decompressing, decoding and normalizing are CPU work: off the async threads, in one
+    // hand-off (the decoded request is freed on the thread that allocated it).
+    let normalized = tokio::task::spawn_blocking(move || {
         decode::request(&body, format, encoding, max_decompressed)
+            .map(|request| normalize_request(request, &project))
     })
     .await
     .map_err(|join| Refusal::Internal(join.to_string()))??;
-    let answer = ingest(collector, request, project).await?;
+    let answer = publish(collector, normalized).await?;
     Ok(respond(format, &answer))
 }
 
-/// Normalizes a decoded request into `project` and publishes its spans; the answer is the
-/// OTLP success, with `partial_success` naming what was rejected. Shared by OTLP/HTTP and
-/// OTLP/gRPC.
+/// Normalizes a decoded request into `project` and publishes its spans (OTLP/gRPC, whose
+/// requests tonic decodes); see [`publish`].
 async fn ingest<B: SpanBus>(
     collector: &Collector<B>,
     request: ExportTraceServiceRequest,
@@ -186,6 +187,15 @@ async fn ingest<B: SpanBus>(
     let normalized = tokio::task::spawn_blocking(move || normalize_request(request, &project))
         .await
         .map_err(|join| Refusal::Internal(join.to_string()))?;
+    publish(collector, normalized).await
+}
+
+/// Publishes a normalized request's spans; the answer is the OTLP success, with
+/// `partial_success` naming what was rejected. Shared by OTLP/HTTP and OTLP/gRPC.
+async fn publish<B: SpanBus>(
+    collector: &Collector<B>,
+    normalized: Normalized,
+) -> Result<ExportTraceServiceResponse, Refusal> {
     let message = normalized.partial_success_message();
     let rejected = normalized.rejected.len();
     let accepted = normalized.spans.len();
