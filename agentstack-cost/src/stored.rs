@@ -93,11 +93,12 @@ impl<'a> StoredBreakdown<'a> {
     }
 }
 
-/// [`PricedTokens`](crate::cost::PricedTokens) without its zero counts: input, cache_read, cache_write, output, reasoning.
+/// [`PricedTokens`](crate::cost::PricedTokens) without its zero counts, in the order of
+/// `TOKEN_NAMES`.
 #[derive(Default, PartialEq, Eq)]
 struct StoredTokens([u64; 5]);
 
-/// [`TokenUsage`](crate::TokenUsage) without its zero counts: input, output, cache_read, cache_write, reasoning.
+/// [`TokenUsage`](crate::TokenUsage) without its zero counts, in the order of `USAGE_NAMES`.
 #[derive(Default, PartialEq, Eq)]
 struct StoredUsage([u64; 5]);
 

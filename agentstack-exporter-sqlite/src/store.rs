@@ -2,6 +2,23 @@
 //! local mode (`./.agentstack/traces.db`), the terminal viewer reads it, and the server's SQLite
 //! store keeps its spans in the same schema; trace summaries are computed from the spans by query.
 
+/// Retention's one choice of traces, shared by every table it deletes from: `$columns` of the
+/// spans (alias `old`) of the traces whose spans all ended before ?1.
+macro_rules! traces_ended_before {
+    ($columns:literal) => {
+        concat!(
+            "SELECT ",
+            $columns,
+            " FROM spans AS old
+            WHERE old.end_unix_nanos < ?1
+              AND NOT EXISTS (
+                  SELECT 1 FROM spans AS live
+                  WHERE live.trace_id = old.trace_id AND live.end_unix_nanos >= ?1
+              )"
+        )
+    };
+}
+
 mod alerts;
 mod costs;
 mod sessions;
@@ -327,14 +344,11 @@ const STATS_TOKEN_BUCKETS: &str = "SELECT (start_unix_nanos / ?4) * ?4 AS bucket
 const COUNT_SPANS: &str = "SELECT COUNT(*) FROM spans";
 
 /// Retention: deletes every span of the traces whose spans all ended before ?1.
-const DELETE_TRACES_ENDED_BEFORE: &str = "DELETE FROM spans WHERE trace_id IN (
-        SELECT old.trace_id FROM spans AS old
-        WHERE old.end_unix_nanos < ?1
-          AND NOT EXISTS (
-              SELECT 1 FROM spans AS live
-              WHERE live.trace_id = old.trace_id AND live.end_unix_nanos >= ?1
-          )
-    )";
+const DELETE_TRACES_ENDED_BEFORE: &str = concat!(
+    "DELETE FROM spans WHERE trace_id IN (",
+    traces_ended_before!("old.trace_id"),
+    ")"
+);
 
 /// Why the span store could not do what was asked.
 #[derive(Debug, thiserror::Error)]

@@ -399,12 +399,7 @@ const SPAN_COST_COLUMNS: &str = "project, trace_id, span_id, start_unix_nanos, e
     cache_write_tokens, reasoning_tokens, breakdown";
 
 /// The traces whose spans all ended before ?1 (as `DELETE_TRACES_ENDED_BEFORE` picks them).
-const OLD_TRACES: &str = "SELECT old.trace_id FROM spans AS old
-        WHERE old.end_unix_nanos < ?1
-          AND NOT EXISTS (
-              SELECT 1 FROM spans AS live
-              WHERE live.trace_id = old.trace_id AND live.end_unix_nanos >= ?1
-          )";
+const OLD_TRACES: &str = traces_ended_before!("old.trace_id");
 
 fn span_cost_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SpanCostRecord> {
     let nanos: Option<i64> = row.get(11)?;

@@ -58,15 +58,11 @@ const CONVERSATION_TRACE_IDS: &str = "WITH RECURSIVE conversation(trace_id) AS (
 
 /// Retention: the links of the traces whose spans all ended before ?1 (the spans that go with
 /// `DELETE_TRACES_ENDED_BEFORE`). By (project, trace id), so that the key finds them.
-pub(super) const DELETE_LINKS_OF_TRACES_ENDED_BEFORE: &str =
-    "DELETE FROM span_links WHERE (project, trace_id) IN (
-        SELECT old.project, old.trace_id FROM spans AS old
-        WHERE old.end_unix_nanos < ?1
-          AND NOT EXISTS (
-              SELECT 1 FROM spans AS live
-              WHERE live.trace_id = old.trace_id AND live.end_unix_nanos >= ?1
-          )
-    )";
+pub(super) const DELETE_LINKS_OF_TRACES_ENDED_BEFORE: &str = concat!(
+    "DELETE FROM span_links WHERE (project, trace_id) IN (",
+    traces_ended_before!("old.project, old.trace_id"),
+    ")"
+);
 
 /// A link as the `links` column holds it (`[{"trace_id", "span_id", "attributes"}]`); the
 /// attributes are not indexed.

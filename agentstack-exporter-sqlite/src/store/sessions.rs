@@ -40,15 +40,11 @@ const INSERT_SESSION_TRACE: &str = "INSERT OR IGNORE INTO session_traces
 
 /// Retention: the rows of the traces whose spans all ended before ?1 (the spans that go with
 /// `DELETE_TRACES_ENDED_BEFORE`).
-pub(super) const DELETE_SESSION_TRACES_ENDED_BEFORE: &str =
-    "DELETE FROM session_traces WHERE (trace_id, project) IN (
-        SELECT old.trace_id, old.project FROM spans AS old
-        WHERE old.end_unix_nanos < ?1
-          AND NOT EXISTS (
-              SELECT 1 FROM spans AS live
-              WHERE live.trace_id = old.trace_id AND live.end_unix_nanos >= ?1
-          )
-    )";
+pub(super) const DELETE_SESSION_TRACES_ENDED_BEFORE: &str = concat!(
+    "DELETE FROM session_traces WHERE (trace_id, project) IN (",
+    traces_ended_before!("old.trace_id, old.project"),
+    ")"
+);
 
 /// The `session_traces` rows of one write: per (session, trace, project) of its new spans, the
 /// earliest start.
@@ -272,8 +268,10 @@ mod tests {
     fn session_rows(store: &SqliteSpanStore) -> Vec<(String, i64, String)> {
         store
             .with_conn("test", |conn| {
-                let mut stmt = conn
-                    .prepare("SELECT session_id, start_unix_nanos, trace_id FROM session_traces")?;
+                let mut stmt = conn.prepare(
+                    "SELECT session_id, start_unix_nanos, trace_id FROM session_traces
+                     ORDER BY session_id, start_unix_nanos, trace_id",
+                )?;
                 stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                     .collect()
             })
