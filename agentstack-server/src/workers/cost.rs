@@ -42,8 +42,10 @@ const AGENT_NAME_ATTRIBUTE: &str = "gen_ai.agent.name";
 /// How far up the parent chain the agent is looked for.
 const MAX_AGENT_DEPTH: usize = 64;
 
-/// Spans gathered into one write at most.
-const MAX_SPANS_PER_WRITE: usize = 8_192;
+/// Spans gathered into one write at most: as many as the embedded writer's backlog writes
+/// (`Batching::EMBEDDED`), for the same reason (each write rewrites the pages of the
+/// trace-keyed index it touches).
+const MAX_SPANS_PER_WRITE: usize = 32_768;
 
 /// How often a cost worker on a durable bus reads its budgets' spend from the store again.
 pub const BUDGET_RESYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
