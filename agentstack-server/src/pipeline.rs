@@ -460,6 +460,7 @@ pub async fn run<B: SpanBus>(
         max_decompressed_bytes: args.max_decompressed_bytes,
         project: DEFAULT_PROJECT.to_string(),
         metrics: Some(Arc::clone(&metrics)),
+        decode_slots: collector::decode_slots(stages.writer || stages.security || stages.cost),
     };
     let collector_served = {
         let stopped = stopped.clone();

@@ -434,6 +434,10 @@ fn a_full_bus_answers_503_with_retry_after_and_keeps_what_it_accepted() {
     assert_eq!(busy.retry_after.as_deref(), Some("1"));
     assert!(busy.text().contains("span bus is full"), "{}", busy.text());
     assert!(accepted >= 1);
+    // While it is full, a request is refused before its body is decoded: even a malformed one
+    // gets the 503 (its sender retries it, and hears the 400 once there is room).
+    let undecoded = server.post(PROTOBUF, None, b"\x0a\xff\xff\xff");
+    assert_eq!(undecoded.status, 503, "{}", undecoded.text());
     blocker.execute_batch("ROLLBACK").unwrap();
     drop(blocker);
     // Once the store is free again, everything accepted arrives, and requests go through.

@@ -77,6 +77,18 @@ impl SpanBus for InProcessBus {
         Ok(())
     }
 
+    fn full(&self) -> Option<PublishError> {
+        let senders = self.senders.lock().unwrap_or_else(PoisonError::into_inner);
+        let (group, _) = senders
+            .as_ref()?
+            .iter()
+            .find(|(_, sender)| sender.capacity() == 0)?;
+        Some(PublishError::Full {
+            group: group.clone(),
+            capacity: self.capacity,
+        })
+    }
+
     fn subscribe(&self, group: &str) -> Result<InProcessSubscription, SubscribeError> {
         let mut receivers = self
             .receivers
@@ -148,8 +160,14 @@ mod tests {
     async fn every_group_gets_every_batch_and_a_full_queue_refuses() {
         let bus = InProcessBus::new(2, &["writer", "cost"]);
         for _ in 0..2 {
+            assert_eq!(bus.full(), None);
             bus.publish(SpanBatch::default()).await.unwrap();
         }
+        assert!(
+            matches!(bus.full(), Some(PublishError::Full { capacity: 2, .. })),
+            "{:?}",
+            bus.full()
+        );
         let full = bus.publish(SpanBatch::default()).await.unwrap_err();
         assert!(
             matches!(full, PublishError::Full { capacity: 2, .. }),
@@ -167,8 +185,14 @@ mod tests {
         ));
         assert!(writer.next().await.is_some());
         // The writer has room again but the cost group has not: still all or nothing.
+        assert!(
+            matches!(&bus.full(), Some(PublishError::Full { group, .. }) if group == "cost"),
+            "{:?}",
+            bus.full()
+        );
         assert!(bus.publish(SpanBatch::default()).await.is_err());
         assert!(cost.next().await.is_some());
+        assert_eq!(bus.full(), None);
         bus.publish(SpanBatch::default()).await.unwrap();
         bus.close();
         assert_eq!(

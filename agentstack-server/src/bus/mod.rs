@@ -86,6 +86,14 @@ pub trait SpanBus: Send + Sync + 'static {
     /// `Ok` the batch is the bus's responsibility: the collector answers 200 only after that.
     fn publish(&self, batch: SpanBatch) -> impl Future<Output = Result<(), PublishError>> + Send;
 
+    /// Why a batch published now would be refused as [`PublishError::Full`], when the bus can
+    /// tell without trying (the in-process bus: a group's queue is full); `None` when it would
+    /// probably be taken. A hint only, so the collector can refuse before decoding: `publish`
+    /// still decides.
+    fn full(&self) -> Option<PublishError> {
+        None
+    }
+
     /// The consumer end of `group`.
     fn subscribe(&self, group: &str) -> Result<Self::Subscription, SubscribeError>;
 
