@@ -703,7 +703,7 @@ fn a_version_1_file_is_migrated_with_its_spans_in_the_default_project() {
     }
 
     let store = SqliteSpanStore::open(&path).unwrap();
-    assert_eq!(SqliteSpanStore::schema_version(), 8);
+    assert_eq!(SqliteSpanStore::schema_version(), 9);
     let spans = store.trace(&tid(1)).unwrap();
     assert_eq!(spans.len(), 2);
     let root = &spans[0];
