@@ -25,7 +25,9 @@ pub struct Metrics {
     registry: Registry,
     /// Spans the collector put in the bus.
     pub spans_accepted: Counter,
-    /// Spans the collector refused (malformed, unauthenticated, bus full or down).
+    /// Spans the collector refused once decoded (invalid ids, or the bus full or down when
+    /// they were published). A request refused before its body is decoded (malformed,
+    /// unauthenticated, or arriving while the in-process bus is full) counts no spans.
     pub spans_rejected: Counter,
     /// Spans the writer stored for the first time.
     pub spans_written: Counter,
@@ -65,7 +67,7 @@ impl Metrics {
         );
         registry.register(
             "spans_rejected",
-            "Spans the collector refused (malformed, unauthenticated, bus full or unreachable)",
+            "Spans the collector refused once decoded (invalid ids, or the bus full or unreachable at publish)",
             spans_rejected.clone(),
         );
         registry.register(

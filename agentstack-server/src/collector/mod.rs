@@ -57,7 +57,7 @@ pub struct CollectorConfig {
 /// workers run in the same process (`agentstack serve`). Under a backlog, a collector decoding
 /// on every core only fills the bus sooner, while the writer, whose single SQLite connection
 /// is what drains it, gets a smaller share of the CPU: measured on 2 cores, one slot stored
-/// ~5–10% more spans per second than four.
+/// ~5–10% more spans per second than no limit (the load's four connections decoding at once).
 pub fn decode_slots(workers_in_process: bool) -> Arc<Semaphore> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let slots = if workers_in_process {
