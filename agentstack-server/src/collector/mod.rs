@@ -289,7 +289,42 @@ fn respond(format: Format, answer: &ExportTraceServiceResponse) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use axum::http::Request;
+    use tower::ServiceExt;
+
     use super::*;
+    use crate::bus::InProcessBus;
+
+    #[tokio::test]
+    async fn a_request_is_decoded_only_in_a_free_slot() {
+        let slots = Arc::new(Semaphore::new(1));
+        let config = CollectorConfig {
+            decode_slots: Arc::clone(&slots),
+            ..CollectorConfig::default()
+        };
+        let app = router(Arc::new(InProcessBus::new(8, &["writer"])), config);
+        let request = Request::post(TRACES_PATH)
+            .header(header::CONTENT_TYPE, "application/x-protobuf")
+            .body(Body::from(
+                ExportTraceServiceRequest::default().encode_to_vec(),
+            ))
+            .unwrap();
+        let held = slots.try_acquire().unwrap();
+        let mut answer = tokio::spawn(app.oneshot(request));
+        // While the only slot is taken the request waits (it would be answered at once).
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), &mut answer)
+                .await
+                .is_err(),
+            "answered without a decode slot"
+        );
+        drop(held);
+        let answer = answer.await.unwrap().unwrap();
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(slots.available_permits(), 1, "the slot is given back");
+    }
 
     #[test]
     fn workers_in_the_same_process_keep_a_core_from_the_decoders() {
